@@ -1,0 +1,1 @@
+"""The float (ANN) U-Net that every later stage starts from."""
