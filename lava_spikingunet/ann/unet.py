@@ -71,9 +71,7 @@ class UNet(nn.Module):
         self.enc = nn.ModuleList([DoubleConv(cfg.in_channels, widths[0])])
         self.enc.extend(DoubleConv(widths[i - 1], widths[i]) for i in range(1, cfg.depth + 1))
         self.up = nn.ModuleList(
-            nn.ConvTranspose2d(
-                widths[i + 1], widths[i], 3, stride=2, padding=1, output_padding=1
-            )
+            nn.ConvTranspose2d(widths[i + 1], widths[i], 3, stride=2, padding=1, output_padding=1)
             for i in range(cfg.depth)
         )
         self.dec = nn.ModuleList(DoubleConv(2 * widths[i], widths[i]) for i in range(cfg.depth))

@@ -1,0 +1,358 @@
+"""The network graph: one description of a Spiking-UNet for every stage after conversion.
+
+Each primitive is a small dataclass that checks its own shapes (``__post_init__``);
+the graph is a :class:`networkx.DiGraph` whose nodes carry a node primitive under
+``"op"`` and whose edges carry an edge primitive under ``"op"``. Serialization lives
+apart (:mod:`lava_spikingunet.graph.serialize`, the netx exporter). Semantics:
+``docs/semantics.md``.
+
+Weights are numpy arrays in *float units per unit of the source spike count k*; once
+quantized an edge also has an integer mantissa ``mant`` and an exponent ``exp``, and a
+node an integer bias and threshold unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import networkx as nx
+import numpy as np
+
+Shape = tuple[int, int, int]  # (C, H, W)
+
+
+def _shape(value) -> Shape:
+    shape = tuple(int(v) for v in value)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"shape must be (C, H, W) with positive sizes, got {value}")
+    return shape  # type: ignore[return-value]
+
+
+def _int_array(value, name: str) -> np.ndarray:
+    arr = np.asarray(value)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must be an integer array, got dtype {arr.dtype}")
+    return arr.astype(np.int64)
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+@dataclass(eq=False)
+class InputNode:
+    """The image fed to the network (not a neuron)."""
+
+    shape: Shape
+
+    def __post_init__(self) -> None:
+        self.shape = _shape(self.shape)
+
+
+@dataclass(eq=False)
+class NeuronNode:
+    """A layer of multi-threshold neurons (docs/semantics.md section 1).
+
+    ``bias`` is per channel, in float membrane units; ``theta1`` is the largest
+    threshold in float units. ``bias_int`` and ``theta_unit_int`` exist once quantized.
+    """
+
+    shape: Shape
+    bias: np.ndarray
+    n_thresholds: int = 4
+    theta1: float = 2.0
+    reset: Literal["subtract", "zero"] = "subtract"
+    bias_int: np.ndarray | None = None
+    theta_unit_int: int | None = None
+
+    def __post_init__(self) -> None:
+        self.shape = _shape(self.shape)
+        self.bias = np.asarray(self.bias, dtype=np.float64).reshape(-1)
+        if self.bias.shape != (self.shape[0],):
+            raise ValueError(f"bias has {self.bias.shape[0]} entries for {self.shape[0]} channels")
+        if self.n_thresholds < 1:
+            raise ValueError(f"n_thresholds must be >= 1, got {self.n_thresholds}")
+        if not self.theta1 > 0:
+            raise ValueError(f"theta1 must be > 0, got {self.theta1}")
+        if self.reset not in ("subtract", "zero"):
+            raise ValueError(f"reset must be 'subtract' or 'zero', got {self.reset!r}")
+        if self.bias_int is not None:
+            self.bias_int = _int_array(self.bias_int, "bias_int").reshape(-1)
+            if self.bias_int.shape != self.bias.shape:
+                raise ValueError("bias_int and bias differ in shape")
+        if self.theta_unit_int is not None:
+            self.theta_unit_int = int(self.theta_unit_int)
+            if self.theta_unit_int < 1:
+                raise ValueError(f"theta_unit_int must be >= 1, got {self.theta_unit_int}")
+
+    @property
+    def theta_unit(self) -> float:
+        """The smallest threshold theta_N (float units)."""
+        return self.theta1 / 2 ** (self.n_thresholds - 1)
+
+    @property
+    def max_count(self) -> int:
+        """Largest spike count k a step can emit: 2^N - 1."""
+        return 2**self.n_thresholds - 1
+
+    @property
+    def scale(self) -> float | None:
+        """Integer units per float unit (set once quantized)."""
+        if self.theta_unit_int is None:
+            return None
+        return self.theta_unit_int / self.theta_unit
+
+    @property
+    def is_quantized(self) -> bool:
+        return self.bias_int is not None and self.theta_unit_int is not None
+
+
+@dataclass(eq=False)
+class ReadoutNode:
+    """Non-spiking output accumulator; ``scale`` is integer units per float unit."""
+
+    shape: Shape
+    bias: np.ndarray
+    bias_int: np.ndarray | None = None
+    scale: float | None = None
+
+    def __post_init__(self) -> None:
+        self.shape = _shape(self.shape)
+        self.bias = np.asarray(self.bias, dtype=np.float64).reshape(-1)
+        if self.bias.shape != (self.shape[0],):
+            raise ValueError(f"bias has {self.bias.shape[0]} entries for {self.shape[0]} channels")
+        if self.bias_int is not None:
+            self.bias_int = _int_array(self.bias_int, "bias_int").reshape(-1)
+        if self.scale is not None and not self.scale > 0:
+            raise ValueError(f"readout scale must be > 0, got {self.scale}")
+
+    @property
+    def is_quantized(self) -> bool:
+        return self.bias_int is not None and self.scale is not None
+
+
+Node = InputNode | NeuronNode | ReadoutNode
+
+# --------------------------------------------------------------------------- edges
+
+
+@dataclass(eq=False)
+class _EdgeBase:
+    delay: int = 1
+    mant: np.ndarray | None = None
+    exp: int | None = None
+
+    def _check_common(self) -> None:
+        self.delay = int(self.delay)
+        if self.delay < 0:
+            raise ValueError(f"delay must be >= 0, got {self.delay}")
+        if self.mant is not None:
+            self.mant = _int_array(self.mant, "mant")
+            if self.mant.shape != np.shape(self.weight):
+                raise ValueError(f"mant shape {self.mant.shape} != weight shape")
+        if self.exp is not None:
+            self.exp = int(self.exp)
+
+    @property
+    def is_quantized(self) -> bool:
+        return self.mant is not None and self.exp is not None
+
+
+@dataclass(eq=False)
+class ConvEdge(_EdgeBase):
+    """2-D convolution, weight ``(C_out, C_in, k, k)``.
+
+    ``static=True`` marks the input edge (computed once per frame on the host, in float,
+    delay 0).
+    """
+
+    weight: np.ndarray = field(default_factory=lambda: np.zeros((1, 1, 1, 1)))
+    stride: int = 1
+    padding: int = 0
+    static: bool = False
+
+    def __post_init__(self) -> None:
+        self.weight = np.asarray(self.weight, dtype=np.float64)
+        if self.weight.ndim != 4 or self.weight.shape[2] != self.weight.shape[3]:
+            raise ValueError(f"conv weight must be (C_out, C_in, k, k), got {self.weight.shape}")
+        if self.stride < 1 or self.padding < 0:
+            raise ValueError("conv stride must be >= 1 and padding >= 0")
+        self._check_common()
+
+    @property
+    def kernel_size(self) -> int:
+        return int(self.weight.shape[2])
+
+    def out_shape(self, in_shape: Shape) -> Shape:
+        c, h, w = in_shape
+        if c != self.weight.shape[1]:
+            raise ValueError(f"conv expects {self.weight.shape[1]} input channels, got {c}")
+        k, s, p = self.kernel_size, self.stride, self.padding
+        return (int(self.weight.shape[0]), (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
+
+
+@dataclass(eq=False)
+class AvgPoolEdge(_EdgeBase):
+    """2x2 average pooling (stride 2) with one scalar weight (1/4 and scales folded in)."""
+
+    weight: float = 0.25
+    kernel: int = 2
+
+    def __post_init__(self) -> None:
+        self.weight = float(self.weight)
+        if self.kernel < 1:
+            raise ValueError(f"pool kernel must be >= 1, got {self.kernel}")
+        self._check_common()
+
+    def out_shape(self, in_shape: Shape) -> Shape:
+        c, h, w = in_shape
+        if h % self.kernel or w % self.kernel:
+            raise ValueError(f"pool input {h}x{w} does not divide by {self.kernel}")
+        return (c, h // self.kernel, w // self.kernel)
+
+
+@dataclass(eq=False)
+class ConvTransposeEdge(_EdgeBase):
+    """Transposed conv, weight ``(C_in, C_out, k, k)``, stride 2, padding 1, out-pad 1."""
+
+    weight: np.ndarray = field(default_factory=lambda: np.zeros((1, 1, 3, 3)))
+    stride: int = 2
+    padding: int = 1
+    output_padding: int = 1
+
+    def __post_init__(self) -> None:
+        self.weight = np.asarray(self.weight, dtype=np.float64)
+        if self.weight.ndim != 4 or self.weight.shape[2] != self.weight.shape[3]:
+            raise ValueError(f"convT weight must be (C_in, C_out, k, k), got {self.weight.shape}")
+        if self.output_padding >= self.stride:
+            raise ValueError("output_padding must be smaller than stride")
+        self._check_common()
+
+    @property
+    def kernel_size(self) -> int:
+        return int(self.weight.shape[2])
+
+    def out_shape(self, in_shape: Shape) -> Shape:
+        c, h, w = in_shape
+        if c != self.weight.shape[0]:
+            raise ValueError(f"convT expects {self.weight.shape[0]} input channels, got {c}")
+        k, s, p, op = self.kernel_size, self.stride, self.padding, self.output_padding
+        return (
+            int(self.weight.shape[1]),
+            (h - 1) * s - 2 * p + k + op,
+            (w - 1) * s - 2 * p + k + op,
+        )
+
+
+Edge = ConvEdge | AvgPoolEdge | ConvTransposeEdge
+
+# --------------------------------------------------------------------------- graph
+
+
+@dataclass
+class GraphMeta:
+    """What a run needs besides nodes and edges."""
+
+    task: str = "denoise"  # "denoise" (residual) or "segment"
+    timesteps: int = 10
+    input_node: str = "input"
+    readout_node: str = "head"
+    neuron_form: Literal["graded", "cascade"] = "graded"
+    extra: dict = field(default_factory=dict)
+
+
+class SpikingGraph:
+    """A Spiking-UNet as a DAG: nodes are layers, edges synaptic connections."""
+
+    def __init__(self, meta: GraphMeta | None = None) -> None:
+        self.g = nx.DiGraph()
+        self.meta = meta if meta is not None else GraphMeta()
+
+    # -- construction
+    def add_node(self, name: str, op: Node) -> None:
+        if name in self.g:
+            raise ValueError(f"node {name!r} already exists")
+        if not isinstance(op, InputNode | NeuronNode | ReadoutNode):
+            raise TypeError(f"unknown node type {type(op).__name__}")
+        self.g.add_node(name, op=op)
+
+    def add_edge(self, src: str, dst: str, op: Edge) -> None:
+        for n in (src, dst):
+            if n not in self.g:
+                raise ValueError(f"edge {src}->{dst}: unknown node {n!r}")
+        if self.g.has_edge(src, dst):
+            raise ValueError(f"edge {src}->{dst} already exists")
+        if not isinstance(op, ConvEdge | AvgPoolEdge | ConvTransposeEdge):
+            raise TypeError(f"unknown edge type {type(op).__name__}")
+        out = op.out_shape(self.node(src).shape)
+        if out != self.node(dst).shape:
+            raise ValueError(
+                f"edge {src}->{dst} produces {out}, node {dst} has {self.node(dst).shape}"
+            )
+        if isinstance(self.node(dst), InputNode):
+            raise ValueError(f"edge {src}->{dst}: the input node takes no edges")
+        self.g.add_edge(src, dst, op=op, order=self.g.number_of_edges())
+        if not nx.is_directed_acyclic_graph(self.g):
+            self.g.remove_edge(src, dst)
+            raise ValueError(f"edge {src}->{dst} would make a cycle")
+
+    # -- access
+    def node(self, name: str) -> Node:
+        return self.g.nodes[name]["op"]
+
+    def edge(self, src: str, dst: str) -> Edge:
+        return self.g.edges[src, dst]["op"]
+
+    def order(self) -> list[str]:
+        """Nodes in a deterministic topological order (insertion order breaks ties)."""
+        rank = {n: i for i, n in enumerate(self.g.nodes)}
+        return list(nx.lexicographical_topological_sort(self.g, key=lambda n: rank[n]))
+
+    def in_edges(self, name: str) -> list[tuple[str, Edge]]:
+        """Incoming ``(source, edge)`` pairs in insertion order (concat order)."""
+        edges = sorted(self.g.in_edges(name, data=True), key=lambda e: e[2]["order"])
+        return [(src, data["op"]) for src, _, data in edges]
+
+    def edges(self) -> list[tuple[str, str, Edge]]:
+        edges = sorted(self.g.edges(data=True), key=lambda e: e[2]["order"])
+        return [(s, d, data["op"]) for s, d, data in edges]
+
+    def neurons(self) -> list[str]:
+        return [n for n in self.order() if isinstance(self.node(n), NeuronNode)]
+
+    @property
+    def input_name(self) -> str:
+        return self.meta.input_node
+
+    @property
+    def readout_name(self) -> str:
+        return self.meta.readout_node
+
+    @property
+    def is_quantized(self) -> bool:
+        return all(getattr(self.node(n), "is_quantized", True) for n in self.g.nodes) and all(
+            e.is_quantized or getattr(e, "static", False) for _, _, e in self.edges()
+        )
+
+    def validate(self) -> None:
+        """Check the whole graph: one input, one readout, every node reachable."""
+        inputs = [n for n in self.g if isinstance(self.node(n), InputNode)]
+        readouts = [n for n in self.g if isinstance(self.node(n), ReadoutNode)]
+        if inputs != [self.input_name]:
+            raise ValueError(f"graph must have exactly one input node {self.input_name!r}")
+        if readouts != [self.readout_name]:
+            raise ValueError(f"graph must have exactly one readout node {self.readout_name!r}")
+        for n in self.g:
+            if n != self.input_name and self.g.in_degree(n) == 0:
+                raise ValueError(f"node {n!r} has no input")
+            if n != self.readout_name and self.g.out_degree(n) == 0:
+                raise ValueError(f"node {n!r} feeds nothing")
+        for src, dst, e in self.edges():
+            if isinstance(e, ConvEdge) and e.static != (src == self.input_name):
+                raise ValueError(f"edge {src}->{dst}: only edges from the input are static")
+
+    def copy(self) -> SpikingGraph:
+        """Deep copy (arrays and primitives are copied)."""
+        import copy
+
+        return copy.deepcopy(self)

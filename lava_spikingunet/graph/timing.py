@@ -1,0 +1,75 @@
+"""Delays, start steps and pipeline depth (docs/semantics.md section 3)."""
+
+from __future__ import annotations
+
+from lava_spikingunet.graph.ir import SpikingGraph
+
+#: Delay of a synaptic edge in a Lava run (the synapse process buffers one step).
+LAVA_SYNAPSE_DELAY = 1
+#: Delay of the static input edge (the encoder drives the first neuron directly).
+STATIC_INPUT_DELAY = 0
+
+
+def set_native_delays(graph: SpikingGraph) -> SpikingGraph:
+    """Give every edge the delay of the Lava graph: 1 per synapse, 0 for the input."""
+    for _, _, e in graph.edges():
+        e.delay = STATIC_INPUT_DELAY if getattr(e, "static", False) else LAVA_SYNAPSE_DELAY
+    return graph
+
+
+def set_zero_delays(graph: SpikingGraph) -> SpikingGraph:
+    """All delays 0: the paper's zero-latency simulation."""
+    for _, _, e in graph.edges():
+        e.delay = 0
+    return graph
+
+
+def start_steps(graph: SpikingGraph) -> dict[str, int]:
+    """First step at which each node can receive a non-zero input.
+
+    ``start(input) = 0``; ``start(n) = min over in-edges of start(src) + delay``.
+    """
+    start: dict[str, int] = {}
+    for n in graph.order():
+        ins = graph.in_edges(n)
+        start[n] = 0 if not ins else min(start[s] + e.delay for s, e in ins)
+    return start
+
+
+def is_balanced(graph: SpikingGraph) -> bool:
+    """True when every node's inputs all arrive with the same latency."""
+    start = start_steps(graph)
+    return all(len({start[s] + e.delay for s, e in graph.in_edges(n)}) <= 1 for n in graph.order())
+
+
+def balance_delays(graph: SpikingGraph) -> SpikingGraph:
+    """Lengthen short edges so that all inputs of a node arrive together (in place).
+
+    Each edge keeps at least its current delay; a node's latency becomes the largest
+    arrival among its inputs.
+    """
+    latency: dict[str, int] = {}
+    for n in graph.order():
+        ins = graph.in_edges(n)
+        if not ins:
+            latency[n] = 0
+            continue
+        latency[n] = max(latency[s] + e.delay for s, e in ins)
+        for s, e in ins:
+            e.delay = latency[n] - latency[s]
+    return graph
+
+
+def pipeline_depth(graph: SpikingGraph) -> int:
+    """Steps before the readout can see the input: ``start(readout)``."""
+    return start_steps(graph)[graph.readout_name]
+
+
+def frame_steps(graph: SpikingGraph, timesteps: int | None = None) -> int:
+    """Steps one frame costs: pipeline depth + T."""
+    t = graph.meta.timesteps if timesteps is None else timesteps
+    return pipeline_depth(graph) + t
+
+
+def max_delay(graph: SpikingGraph) -> int:
+    return max((e.delay for _, _, e in graph.edges()), default=0)
