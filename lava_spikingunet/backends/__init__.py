@@ -1,0 +1,1 @@
+"""Execution backends for the integer Spiking-UNet (see :mod:`.lava`)."""

@@ -1,0 +1,1 @@
+"""Lava processes and fixed-point models (placeholder)."""
