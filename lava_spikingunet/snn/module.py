@@ -1,0 +1,42 @@
+"""The spiking network as a ``torch.nn.Module``, so U-Net evaluation code can run it."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import torch
+from torch import nn
+
+from lava_spikingunet.graph.ir import SpikingGraph
+from lava_spikingunet.snn.float_sim import Delays, simulate_padded
+
+
+def graph_unet_config(graph: SpikingGraph):
+    """The source U-Net's config (a UNetConfig if recorded, else a namespace with
+    ``residual``), so code that checks ``model.config.residual`` works."""
+    cfg = graph.meta.extra.get("unet_config")
+    if cfg:
+        from lava_spikingunet.ann.unet import UNetConfig
+
+        return UNetConfig(**cfg)
+    return SimpleNamespace(residual=graph.meta.task == "denoise")
+
+
+class SpikingUNetModule(nn.Module):
+    """``forward(x)`` = the readout ``y = acc / T`` of the float spiking run.
+
+    Any frame size works (padded to the size multiple and cropped back); inference only.
+    """
+
+    def __init__(
+        self, graph: SpikingGraph, timesteps: int | None = None, delays: Delays = "zero"
+    ) -> None:
+        super().__init__()
+        self.graph = graph
+        self.timesteps = int(timesteps or graph.meta.timesteps)
+        self.delays = delays
+        self.config = graph_unet_config(graph)
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return simulate_padded(self.graph, x, self.timesteps, delays=self.delays).y
