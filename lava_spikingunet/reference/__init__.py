@@ -1,0 +1,1 @@
+"""The bit-exact PyTorch integer reference of a quantized Spiking-UNet."""

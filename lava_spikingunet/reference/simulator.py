@@ -1,0 +1,359 @@
+"""The integer reference: a fast, exact PyTorch simulation of a quantized Spiking-UNet.
+
+It implements docs/semantics.md bit for bit and is what the Lava process models are
+checked against. The graph is feedforward, so it runs layer by layer in topological
+order over all steps at once: each edge's operator is applied to the ``(steps * B, C,
+H, W)`` spike-count history of its source in one call (in time chunks when that would
+not fit ``chunk_elems``), shifted by the edge's delay and its weight exponent, and
+summed; only the membrane is scanned over time.
+
+Exactness (docs/fixed_point.md): spike counts and mantissas are integers, so a
+convolution is a sum of integer products. It runs in float32 when every partial sum is
+bounded by ``max count * max_o sum |mant[o]|`` < 2^24, else in float64 (< 2^53), on
+oneDNN's *direct* convolution with IEEE fp32 math and NNPACK off (NNPACK uses Winograd
+and FFT transforms and is not exact). The exponent shift multiplies by ``2^e`` (exact)
+and floors; currents are summed in float64 (exact integers), clamped, and the scan runs
+in int32 (int64 for state wider than 30 bits).
+
+``quantized=False`` runs the same code path in float (float weights and biases,
+``theta_unit`` thresholds, no saturation): the float evaluation used for calibration
+and for tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from lava_spikingunet.fixed_point.quantize import (
+    edge_abs_rowsum,
+    graph_format,
+    source_max,
+)
+from lava_spikingunet.graph.ir import InputNode, NeuronNode, ReadoutNode, SpikingGraph
+from lava_spikingunet.graph.ops import apply_edge
+from lava_spikingunet.graph.timing import start_steps
+from lava_spikingunet.reference.input_current import (
+    input_current,
+    input_current_float,
+    static_edges,
+)
+
+F32_EXACT = 1 << 24
+F64_EXACT = 1 << 53
+#: Default largest number of elements a time chunk of one layer's current may hold.
+CHUNK_ELEMS = 1 << 25
+
+
+@contextlib.contextmanager
+def exact_conv_backend() -> Iterator[None]:
+    """oneDNN direct convolution with strict IEEE fp32 math; NNPACK (Winograd) off."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with (
+            torch.backends.mkldnn.flags(
+                enabled=True, deterministic=True, allow_tf32=False, fp32_precision="ieee"
+            ),
+            torch.backends.nnpack.flags(enabled=False),
+        ):
+            yield
+
+
+@dataclass
+class LayerStats:
+    """Headroom figures of one node over a run (integer units, or float units in float mode).
+
+    ``max_abs_state``: largest ``|v + I|`` before saturation (readout: ``|acc + I|``);
+    ``max_abs_current``: largest ``|I(t)|``; ``saturated``: (element, step) pairs
+    clamped at a state bound.
+    """
+
+    max_abs_state: float = 0.0
+    max_abs_current: float = 0.0
+    saturated: int = 0
+
+
+@dataclass
+class ReferenceResult:
+    """Output of :func:`simulate`.
+
+    ``acc``: readout accumulator ``(B, C, H, W)`` (int64; float64 in float mode);
+    ``y = acc / (T * scale)``; ``spikes[n]``: uint8 ``(total_steps, B, C, H, W)`` counts
+    of every neuron node when recorded.
+    """
+
+    acc: torch.Tensor
+    y: torch.Tensor
+    timesteps: int
+    total_steps: int
+    start: dict[str, int]
+    stats: dict[str, LayerStats]
+    spikes: dict[str, torch.Tensor] = field(default_factory=dict)
+    quantized: bool = True
+
+
+@dataclass
+class _Plan:
+    """Per-edge tensors prepared once per run."""
+
+    weight: torch.Tensor
+    conv_dtype: torch.dtype
+    scale: float  # multiply the operator output by this (2^exp, or 1)
+    floor: bool
+    bound: float  # largest |current| the edge can deliver (after the shift)
+
+
+def _edge_plan(graph: SpikingGraph, src: str, e: Any, quantized: bool, float_dtype) -> _Plan:
+    if quantized:
+        if not e.is_quantized:
+            raise ValueError(f"edge {src}: not quantized")
+        bound = edge_abs_rowsum(e, e.mant) * source_max(graph, src)
+        if bound < F32_EXACT:
+            dtype = torch.float32
+        elif bound < F64_EXACT:
+            dtype = torch.float64
+        else:
+            raise ValueError(f"edge {src}: integer sums up to {bound:.3g} exceed 2^53")
+        w = torch.as_tensor(np.asarray(e.mant), dtype=dtype)
+        scale = 2.0 ** int(e.exp)
+        return _Plan(w, dtype, scale, int(e.exp) < 0, bound * scale)
+    w = torch.as_tensor(np.asarray(e.weight, dtype=np.float64), dtype=float_dtype)
+    bound = edge_abs_rowsum(e, e.weight) * source_max(graph, src)
+    return _Plan(w, float_dtype, 1.0, False, bound)
+
+
+def _static(e: Any) -> bool:
+    return bool(getattr(e, "static", False))
+
+
+def _apply(e: Any, p: _Plan, counts: torch.Tensor) -> torch.Tensor:
+    """The edge's current from a ``(steps, B, C, H, W)`` count history, before the delay."""
+    y = apply_edge(e, counts.reshape(-1, *counts.shape[2:]).to(p.conv_dtype), p.weight)
+    if p.scale != 1.0:
+        y.mul_(p.scale)
+    if p.floor:
+        y.floor_()
+    return y
+
+
+def _windows(graph: SpikingGraph, start: dict[str, int], total: int, full: bool):
+    """Steps ``[lo, hi)`` each node must compute: from ``start`` until its last step that
+    can still reach the readout window (every step when ``full``)."""
+    hi: dict[str, int] = {}
+    for n in reversed(graph.order()):
+        outs = [(m, d["op"].delay) for _, m, d in graph.g.out_edges(n, data=True)]
+        if full or n == graph.readout_name or not outs:
+            hi[n] = total
+        else:
+            hi[n] = max(hi[m] - delay for m, delay in outs)
+        hi[n] = min(total, max(hi[n], start[n]))
+    return {n: (start[n], hi[n]) for n in graph.order()}
+
+
+def simulate(
+    graph: SpikingGraph,
+    x: Any = None,
+    *,
+    current: Any = None,
+    timesteps: int | None = None,
+    quantized: bool = True,
+    record_spikes: bool = False,
+    chunk_elems: int = CHUNK_ELEMS,
+    float_dtype: torch.dtype = torch.float32,
+) -> ReferenceResult:
+    """Run ``graph`` on frames ``x`` ``(B, C, H, W)`` (or a given static ``current``).
+
+    ``current``: the static input current of the first layer (``I0_int`` int64 from
+    :func:`~lava_spikingunet.reference.input_current.input_current`, or float units in
+    float mode) instead of ``x``. ``timesteps``: ``T`` (default ``graph.meta.timesteps``);
+    a frame costs ``start(readout) + T`` steps with the graph's delays as they are.
+    ``record_spikes``: keep every neuron's counts at every step (uint8).
+    """
+    steps = int(timesteps if timesteps is not None else graph.meta.timesteps)
+    if steps < 1:
+        raise ValueError(f"timesteps must be >= 1, got {steps}")
+    if quantized and not graph.is_quantized:
+        raise ValueError("graph is not quantized; quantize it or pass quantized=False")
+    lo_s, hi_s = graph_format(graph).state_range if quantized else (None, None)
+    scan_dtype = torch.int32 if quantized and hi_s < (1 << 30) else torch.int64
+    if not quantized:
+        scan_dtype = torch.float64
+
+    (first, _), *more = static_edges(graph)
+    if more:
+        raise ValueError("the reference supports one static input edge")
+    if current is None:
+        if x is None:
+            raise ValueError("pass frames x or the input current")
+        current = input_current(graph, x, first) if quantized else input_current_float(graph, x)
+    i0 = torch.as_tensor(np.asarray(current), dtype=torch.int64 if quantized else torch.float64)
+    if i0.ndim == 3:
+        i0 = i0[None]
+    if tuple(i0.shape[1:]) != graph.node(first).shape:
+        raise ValueError(f"input current shape {tuple(i0.shape)} != node {first!r} shape")
+    batch = i0.shape[0]
+
+    start = start_steps(graph)
+    total = start[graph.readout_name] + steps
+    window = _windows(graph, start, total, record_spikes)
+    counts: dict[str, torch.Tensor] = {}
+    users = {n: graph.g.out_degree(n) for n in graph.g.nodes}
+    stats: dict[str, LayerStats] = {}
+    i0_max = _absmax(i0)
+    acc = None
+    with exact_conv_backend(), torch.no_grad():
+        for name in graph.order():
+            node = graph.node(name)
+            if isinstance(node, InputNode):
+                continue
+            ins = graph.in_edges(name)
+            plans = {
+                s: _edge_plan(graph, s, e, quantized, float_dtype) for s, e in ins if not _static(e)
+            }
+            bias = _bias(name, node, first, quantized)
+            # Exact float32 accumulation of the node current when its bound allows.
+            bound = _absmax(bias) + sum(i0_max if _static(e) else plans[s].bound for s, e in ins)
+            cur_dtype = torch.float32 if quantized and bound < F32_EXACT else torch.float64
+            clamp = quantized and bound > hi_s - lo_s
+            lo, hi = window[name]
+            st = stats[name] = LayerStats()
+            shape = (batch, *node.shape)
+            chunk = max(1, chunk_elems // max(int(np.prod(shape)), 1))
+            state = torch.zeros(shape, dtype=scan_dtype)
+            out = None
+            if isinstance(node, NeuronNode):
+                out = torch.zeros((hi - lo, *shape), dtype=torch.uint8)
+            for t0 in range(lo, hi, chunk):
+                t1 = min(hi, t0 + chunk)
+                cur = torch.zeros((t1 - t0, *shape), dtype=cur_dtype)
+                for src, e in ins:
+                    d = e.delay
+                    if _static(e):
+                        if t1 > d:
+                            cur[max(t0, d) - t0 :] += i0.to(cur_dtype)
+                        continue
+                    s_lo, s_hi = window[src]
+                    a, b = max(t0 - d, s_lo), min(t1 - d, s_hi)
+                    if b > a:
+                        y = _apply(e, plans[src], counts[src][a - s_lo : b - s_lo])
+                        cur[a + d - t0 : b + d - t0] += y.reshape(b - a, *shape)
+                if bias.any():
+                    cur += bias.to(cur_dtype)
+                st.max_abs_current = max(st.max_abs_current, _absmax(cur))
+                if clamp:
+                    span = hi_s - lo_s
+                    cur.clamp_(-span, span)
+                cur = cur.to(scan_dtype)
+                if isinstance(node, NeuronNode):
+                    _scan_neuron(node, cur, state, out[t0 - lo : t1 - lo], st, (lo_s, hi_s))
+                else:
+                    _scan_readout(cur, state, st, (lo_s, hi_s))
+            if isinstance(node, NeuronNode):
+                counts[name] = out
+            else:
+                acc = state
+            for src, _ in ins:
+                users[src] -= 1
+                if users[src] == 0 and not record_spikes:
+                    counts.pop(src, None)
+
+    ro = graph.node(graph.readout_name)
+    assert isinstance(ro, ReadoutNode) and acc is not None
+    if quantized:
+        acc = acc.to(torch.int64)
+        y = acc.to(torch.float64) / (steps * float(ro.scale))
+    else:
+        y = acc / steps
+    spikes = {}
+    if record_spikes:
+        for n, k in counts.items():
+            full = torch.zeros((total, *k.shape[1:]), dtype=torch.uint8)
+            lo, hi = window[n]
+            full[lo:hi] = k
+            spikes[n] = full
+    return ReferenceResult(acc, y, steps, total, start, stats, spikes, quantized)
+
+
+def _bias(name: str, node: Any, first: str, quantized: bool) -> torch.Tensor:
+    """Per-channel bias as a broadcastable float64 tensor (0 for the static target)."""
+    if name == first:
+        b = np.zeros(node.shape[0])  # the bias is inside the input current
+    elif quantized:
+        b = np.asarray(node.bias_int, dtype=np.float64)
+    else:
+        b = node.bias
+    return torch.as_tensor(b, dtype=torch.float64).reshape(1, 1, -1, 1, 1)
+
+
+def _absmax(t: torch.Tensor) -> float:
+    if t.numel() == 0:
+        return 0.0
+    return float(max(abs(float(t.max())), abs(float(t.min()))))
+
+
+def _track(v: torch.Tensor, st: LayerStats, bounds) -> None:
+    """Record ``max |v|`` before saturation; saturate ``v`` in place when it left the bounds."""
+    vmin, vmax = (float(a) for a in torch.aminmax(v))
+    st.max_abs_state = max(st.max_abs_state, vmax, -vmin)
+    lo, hi = bounds
+    if lo is not None and (vmax > hi or vmin < lo):
+        st.saturated += int(((v > hi) | (v < lo)).sum())
+        v.clamp_(lo, hi)
+
+
+def _scan_neuron(node: NeuronNode, cur, v, out, st: LayerStats, bounds) -> None:
+    """The MT neuron over ``cur`` (steps first); updates ``v`` and writes counts to ``out``."""
+    kmax = node.max_count
+    zero_reset = node.reset == "zero"
+    quantized = bounds[0] is not None
+    if quantized:
+        shift = int(node.theta_unit_int).bit_length() - 1
+        if 1 << shift != node.theta_unit_int:
+            raise ValueError("theta_unit_int must be a power of two")
+    k = torch.empty_like(v)
+    for t in range(cur.shape[0]):
+        v.add_(cur[t])
+        _track(v, st, bounds)
+        if quantized:
+            torch.bitwise_right_shift(v, shift, out=k)  # floor(v / theta_unit_int)
+        else:
+            torch.div(v, node.theta_unit, rounding_mode="floor", out=k)
+        k.clamp_(0, kmax)
+        if zero_reset:
+            v.masked_fill_(k > 0, 0)
+        elif quantized:
+            v.sub_(k, alpha=1 << shift)
+        else:
+            v.sub_(k, alpha=node.theta_unit)
+        out[t].copy_(k)
+
+
+def _scan_readout(cur, acc, st: LayerStats, bounds) -> None:
+    """The readout accumulator over ``cur``, saturating in integer mode."""
+    for t in range(cur.shape[0]):
+        acc.add_(cur[t])
+        _track(acc, st, bounds)
+
+
+def mt_scan(
+    current: torch.Tensor,
+    theta_unit_int: int,
+    n_thresholds: int,
+    state_range: tuple[int, int],
+    reset: str = "subtract",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The integer MT neuron on a ``(T, ...)`` int64 current: ``(counts uint8, final v)``."""
+    node = NeuronNode((1, 1, 1), np.zeros(1), n_thresholds, 1.0, reset=reset)  # type: ignore[arg-type]
+    node.theta_unit_int = int(theta_unit_int)
+    lo, hi = state_range
+    cur = torch.as_tensor(current, dtype=torch.int64)
+    v = torch.zeros(cur.shape[1:], dtype=torch.int64)
+    out = torch.zeros(cur.shape, dtype=torch.uint8)
+    _scan_neuron(node, cur, v, out, LayerStats(), (lo, hi))
+    return out, v
