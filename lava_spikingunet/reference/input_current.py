@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lava_spikingunet.graph.ir import ConvEdge, NeuronNode, SpikingGraph
+from lava_spikingunet.graph.ir import AvgPoolEdge, ConvEdge, NeuronNode, SpikingGraph
 
 
 def static_edges(graph: SpikingGraph) -> list[tuple[str, ConvEdge]]:
@@ -30,8 +30,21 @@ def static_edges(graph: SpikingGraph) -> list[tuple[str, ConvEdge]]:
     return out
 
 
-def check_frames(graph: SpikingGraph, x: Any) -> np.ndarray:
-    """Frames as float64 ``(B, C, H, W)``; ValueError on wrong shape or non-finite values."""
+def size_multiple(graph: SpikingGraph) -> int:
+    """Frame sides must divide by this: the product of the pooling kernels (2^depth)."""
+    m = 1
+    for _, _, e in graph.edges():
+        if isinstance(e, AvgPoolEdge):
+            m *= e.kernel
+    return m
+
+
+def check_frames(graph: SpikingGraph, x: Any, exact_size: bool = False) -> np.ndarray:
+    """Frames as float64 ``(B, C, H, W)``; ValueError on a wrong shape or non-finite values.
+
+    Frame sides must divide by :func:`size_multiple`; with ``exact_size`` they must equal
+    the graph's input size (what a deployed network was built for).
+    """
     arr = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
     if arr.ndim == 3:
         arr = arr[None]
@@ -40,10 +53,12 @@ def check_frames(graph: SpikingGraph, x: Any) -> np.ndarray:
         raise ValueError(f"frames must be (C, H, W) or (B, C, H, W), got shape {arr.shape}")
     if arr.shape[1] != shape[0]:
         raise ValueError(f"model expects {shape[0]} input channel(s), frames have {arr.shape[1]}")
-    if tuple(arr.shape[2:]) != tuple(shape[1:]):
-        raise ValueError(
-            f"model was built for {shape[1]}x{shape[2]} frames, got {arr.shape[2]}x{arr.shape[3]}"
-        )
+    h, w = arr.shape[2:]
+    if exact_size and (h, w) != tuple(shape[1:]):
+        raise ValueError(f"model was built for {shape[1]}x{shape[2]} frames, got {h}x{w}")
+    m = size_multiple(graph)
+    if h % m or w % m:
+        raise ValueError(f"frame sides must divide by {m} (2^depth), got {h}x{w}; pad the frame")
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
         raise ValueError(f"frames must be real numbers, got dtype {arr.dtype}")
     arr = arr.astype(np.float64)

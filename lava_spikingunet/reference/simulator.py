@@ -128,6 +128,20 @@ def _edge_plan(graph: SpikingGraph, src: str, e: Any, quantized: bool, float_dty
     return _Plan(w, float_dtype, 1.0, False, bound)
 
 
+def _shapes(graph: SpikingGraph, first: str, first_shape: tuple) -> dict[str, tuple]:
+    """Node shapes for a run whose static target has ``first_shape`` (any frame size)."""
+    node = graph.node(first)
+    if len(first_shape) != 3 or first_shape[0] != node.shape[0]:
+        raise ValueError(f"input current shape {first_shape} does not fit node {first!r}")
+    shapes = {first: tuple(first_shape)}
+    for n in graph.order():
+        if n in shapes or isinstance(graph.node(n), InputNode):
+            continue
+        src, e = graph.in_edges(n)[0]
+        shapes[n] = e.out_shape(shapes[src])
+    return shapes
+
+
 def _static(e: Any) -> bool:
     return bool(getattr(e, "static", False))
 
@@ -195,9 +209,8 @@ def simulate(
     i0 = torch.as_tensor(np.asarray(current), dtype=torch.int64 if quantized else torch.float64)
     if i0.ndim == 3:
         i0 = i0[None]
-    if tuple(i0.shape[1:]) != graph.node(first).shape:
-        raise ValueError(f"input current shape {tuple(i0.shape)} != node {first!r} shape")
     batch = i0.shape[0]
+    shapes = _shapes(graph, first, tuple(i0.shape[1:]))
 
     start = start_steps(graph)
     total = start[graph.readout_name] + steps
@@ -223,7 +236,7 @@ def simulate(
             clamp = quantized and bound > hi_s - lo_s
             lo, hi = window[name]
             st = stats[name] = LayerStats()
-            shape = (batch, *node.shape)
+            shape = (batch, *shapes[name])
             chunk = max(1, chunk_elems // max(int(np.prod(shape)), 1))
             state = torch.zeros(shape, dtype=scan_dtype)
             out = None
