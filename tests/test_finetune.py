@@ -92,3 +92,57 @@ def test_segmentation_losses_and_custom_loss_fn():
     y = SurrogateModule(graph, graph_tensors(graph), 4)(x)
     assert torch.isfinite(task_loss("segment", y, x, target, ignore_index=11))
     assert torch.isfinite(task_loss("segment", y[:, :1], x, (target == 1).float()[:, None]))
+
+
+# ------------------------------------------------------------------ the CLI
+
+
+def _data_root():
+    from lava_spikingunet.data.paths import default_data_root
+
+    root = default_data_root()
+    if root is None or not (root / "denoising" / "train400").is_dir():
+        pytest.skip("needs ../shared/datasets/denoising/train400")
+    return root
+
+
+@pytest.mark.datasets
+def test_cli_convert_then_finetune(tmp_path, capsys):
+    from lava_spikingunet.checkpoints import save_checkpoint
+    from lava_spikingunet.cli import main
+    from lava_spikingunet.graph.serialize import load_graph
+
+    root = _data_root()
+    torch.manual_seed(0)
+    unet = UNet(UNetConfig(1, 1, base_width=4, depth=2, head_kernel=3, residual=True))
+    ckpt = save_checkpoint(
+        tmp_path / "unet.pt",
+        {"config": unet.config.to_dict(), "state_dict": unet.state_dict(), "task": "denoise-grey"},
+        overwrite=False,
+    )
+    model, tuned = tmp_path / "snn.pt", tmp_path / "ft.pt"
+    common = ["--data-root", str(root), "--threads", "1", "--no-progress"]
+    argv = ["convert", str(ckpt), "--out", str(model), "--frame", "32x48", "--calib-batches", "1"]
+    assert main([*argv, "--batch", "2", "--norm", "layer", "--percentile", "max", *common]) == 0
+    graph = load_graph(model)
+    assert graph.node("input").shape == (1, 32, 48) and graph.meta.timesteps == 10
+    assert graph.meta.extra["task_name"] == "denoise-grey"
+    assert graph.meta.extra["conversion"]["norm"] == "layer"
+    argv = ["finetune", str(model), "--out", str(tuned), "--steps", "2", "--batch", "2"]
+    assert main([*argv, "--patch", "32", "--T", "3", *common]) == 0
+    assert load_graph(tuned).meta.extra["finetune"]["steps_done"] == 2
+    assert "fine-tuned 2 steps at T=3" in capsys.readouterr().out
+
+    # clean errors for bad input
+    capsys.readouterr()
+    assert main(["finetune", str(model), "--out", str(tuned), *common]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert main(["convert", str(tmp_path / "none.pt"), "--out", str(tmp_path / "x.pt")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    bad = ["convert", str(ckpt), "--out", str(tmp_path / "x.pt"), "--frame", "30x30", *common]
+    assert main(bad) == 2
+    assert "must divide by" in capsys.readouterr().err
+    assert main(["finetune", str(ckpt), "--out", str(tmp_path / "y.pt")]) == 2
+    assert "not a lava-spikingunet" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["convert", str(ckpt), "--out", str(tmp_path / "x.pt"), "--percentile", "101"])

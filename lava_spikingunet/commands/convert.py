@@ -1,18 +1,188 @@
-"""Calibrate activations and convert a U-Net checkpoint into a Spiking-UNet graph."""
+"""Calibrate activations and convert a U-Net checkpoint into a Spiking-UNet graph.
+
+The U-Net runs over training batches of its task (forward hooks record every
+activation point); each neuron layer gets a normalization scale (the 99.9th
+percentile, or the maximum), connection-wise (each source its own) or layer-wise (one
+per layer input tensor: the two halves of a decoder concat share one). The graph is
+written with Lava's native delays; `spikingunet simulate` / the float simulator run it
+with zero delays (the paper's zero-latency semantics) unless told otherwise.
+"""
 
 from __future__ import annotations
 
 import argparse
-
-from lava_spikingunet.commands import not_implemented
+import os
 
 HELP = "convert a trained U-Net into a multi-threshold Spiking-UNet"
 
 
+def parse_percentile(text: str) -> float:
+    """``max`` or a number in (0, 100]."""
+    if text.strip().lower() == "max":
+        return 100.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--percentile takes a number or 'max', not {text!r}"
+        ) from None
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"--percentile must be in (0, 100], got {value}")
+    return value
+
+
+def parse_frame(text: str) -> tuple[int, int]:
+    """``HxW`` (e.g. ``512x512``)."""
+    parts = text.lower().replace(",", "x").split("x")
+    try:
+        h, w = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--frame takes HxW, e.g. 256x256, not {text!r}") from None
+    if h < 1 or w < 1:
+        raise argparse.ArgumentTypeError(f"--frame sizes must be positive, got {text!r}")
+    return h, w
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="trained U-Net checkpoint (.pt)")
-    p.add_argument("--out", required=True, help="converted Spiking-UNet file")
+    p.add_argument("--out", required=True, help="converted Spiking-UNet file (.pt)")
+    p.add_argument("--task", default=None, help="task of the data (default: the checkpoint's)")
+    p.add_argument("--data-root", default=None, help="datasets folder (default ../shared/datasets)")
+    p.add_argument(
+        "--percentile", type=parse_percentile, default=99.9,
+        help="activation percentile for the scales, or 'max' (default 99.9)",
+    )  # fmt: skip
+    p.add_argument(
+        "--norm", choices=("connection", "layer"), default="connection",
+        help="normalization: per source (connection) or per layer input (default connection)",
+    )  # fmt: skip
+    p.add_argument("--neuron", choices=("mt", "if"), default="mt", help="MT (default) or IF")
+    p.add_argument("--thresholds", type=positive_int, default=4, help="MT thresholds N (default 4)")
+    p.add_argument(
+        "--theta1", type=float, default=None,
+        help="largest threshold in normalized units (default 2 for MT, 1 for IF)",
+    )  # fmt: skip
+    p.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
+    p.add_argument(
+        "--T", dest="timesteps", type=positive_int, default=None,
+        help="time steps (default: the paper's for the task: DRIVE 10, EM 50, CamSeq01 20, "
+        "BSD68 10, CBSD68 20)",
+    )  # fmt: skip
+    p.add_argument(
+        "--calib-batches", type=positive_int, default=16,
+        help="training batches for calibration (default 16)",
+    )  # fmt: skip
+    p.add_argument("--batch", type=positive_int, default=16, help="patches per batch (default 16)")
+    p.add_argument(
+        "--max-samples", type=int, default=1 << 19,
+        help="values kept per activation point (random subsample; 0: keep all, exact)",
+    )  # fmt: skip
+    p.add_argument(
+        "--frame", type=parse_frame, default=None,
+        help="graph frame size HxW (default: the first test image, padded to 2^depth)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="calibration subsample seed")
+    p.add_argument(
+        "--eval", type=int, default=0, metavar="N",
+        help="also evaluate U-Net and Spiking-UNet on the first N test images",
+    )  # fmt: skip
+    p.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1)
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_implemented("convert")
+    import torch
+
+    from lava_spikingunet.checkpoints import load_unet
+    from lava_spikingunet.conversion import ConversionConfig, calibrate, convert_unet
+    from lava_spikingunet.conversion import tasks as T
+    from lava_spikingunet.errors import UserError
+    from lava_spikingunet.fileio import check_writable
+    from lava_spikingunet.graph.serialize import save_graph
+    from lava_spikingunet.graph.timing import pipeline_depth
+
+    check_writable(args.out, args.overwrite)
+    torch.set_num_threads(args.threads)
+    unet, meta = load_unet(args.checkpoint)
+    task_name = args.task or meta.get("task")
+    if not task_name:
+        raise UserError(f"{args.checkpoint} names no task; pass --task")
+    try:
+        cfg = ConversionConfig(
+            norm=args.norm,
+            percentile=args.percentile,
+            neuron=args.neuron,
+            n_thresholds=args.thresholds,
+            theta1=args.theta1,
+            reset=args.reset,
+            timesteps=args.timesteps or T.PAPER_T.get(task_name, 10),
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    train_options = (meta.get("train") or {}).get("options")
+    task = T.load_task(task_name, args.data_root, train_options)
+    if (task.in_channels, task.out_channels) != (
+        unet.config.in_channels,
+        unet.config.out_channels,
+    ):
+        raise UserError(
+            f"{args.checkpoint} maps {unet.config.in_channels} -> {unet.config.out_channels} "
+            f"channels but task {task_name} needs {task.in_channels} -> {task.out_channels}"
+        )
+    m = unet.size_multiple
+    if args.frame is None:
+        _, h, w = T.first_test_image(task).shape
+        frame = (h + (-h) % m, w + (-w) % m)
+    else:
+        frame = args.frame
+        if frame[0] % m or frame[1] % m:
+            raise UserError(f"--frame {frame[0]}x{frame[1]} must divide by 2^depth = {m}")
+
+    batches = T.training_batches(task, args.batch)
+    stats = calibrate(
+        unet,
+        batches,
+        max_batches=args.calib_batches,
+        max_samples=args.max_samples or None,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    graph = convert_unet(unet, stats, frame[0], frame[1], cfg)
+    graph.meta.extra.update(
+        T.task_extra(task),
+        checkpoint=str(args.checkpoint),
+        unet_metrics=meta.get("metrics") or {},
+        train_options=train_options or {},
+    )
+    lam = graph.meta.extra["lambdas"]
+    print(
+        f"converted {task_name} U-Net (width {unet.config.base_width}, depth "
+        f"{unet.config.depth}): {cfg.neuron.upper()} N={cfg.thresholds} theta1="
+        f"{cfg.first_threshold:g}, {cfg.norm}-wise p={cfg.percentile:g}, T={cfg.timesteps}, "
+        f"frame {frame[0]}x{frame[1]}, pipeline depth {pipeline_depth(graph)} steps"
+    )
+    print("lambdas: " + ", ".join(f"{k}={v:.3g}" for k, v in lam.items()))
+    if args.eval:
+        from lava_spikingunet.snn.module import SpikingUNetModule
+
+        ann = T.evaluate(task, unet, args.eval)
+        snn = T.evaluate(task, SpikingUNetModule(graph), args.eval)
+        key = T.primary_metric(task)
+        print(
+            f"{key} on {args.eval} test images: U-Net {ann[key]:.4f}, Spiking-UNet {snn[key]:.4f}"
+        )
+        graph.meta.extra["conversion_eval"] = {"images": args.eval, "unet": ann, "snn": snn}
+    save_graph(args.out, graph, overwrite=args.overwrite)
+    print(f"wrote {args.out}")
+    return 0
