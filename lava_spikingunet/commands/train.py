@@ -1,18 +1,97 @@
-"""Train the float U-Net baseline for denoising or segmentation."""
+"""Train the float U-Net baseline for denoising or segmentation.
+
+Tasks: denoise-grey (Train400 -> BSD68), denoise-colour (BSD200 -> CBSD68), drive,
+isbi2012, camseq01. The run folder gets checkpoint.pt (resumable), final.pt (the
+model) and metrics.json. An existing run is never replaced unless --resume or
+--overwrite is given.
+"""
 
 from __future__ import annotations
 
 import argparse
-
-from lava_spikingunet.commands import not_implemented
+import os
 
 HELP = "train a float U-Net on a dataset (CPU, seeded, resumable)"
+
+
+def _sigma(text: str) -> tuple[float, float]:
+    parts = [float(p) for p in text.split(",")]
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or not 0 <= parts[0] <= parts[1]:
+        raise argparse.ArgumentTypeError("--sigma takes S or LO,HI with 0 <= LO <= HI")
+    return parts[0], parts[1]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("task", help="denoise-grey, denoise-colour, drive, isbi2012 or camseq01")
     p.add_argument("--out", required=True, help="run folder for checkpoints and metrics")
+    p.add_argument("--data-root", default=None, help="datasets folder (default ../shared/datasets)")
+    p.add_argument("--width", type=int, default=16, help="U-Net base width (default 16)")
+    p.add_argument("--depth", type=int, default=3, help="U-Net down stages (default 3)")
+    p.add_argument("--steps", type=int, default=10000, help="optimizer steps (default 10000)")
+    p.add_argument("--batch", type=int, default=16, help="patches per step (default 16)")
+    p.add_argument("--patch", type=int, default=0, help="patch size (default: the task's)")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak Adam learning rate")
+    p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
+    p.add_argument(
+        "--sigma", type=_sigma, default=(25.0, 25.0), help="denoising noise: S or LO,HI (0..255)"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-every", type=int, default=500, help="quick test-set evaluation")
+    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--overwrite", action="store_true", help="discard the run in --out")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="stop, checkpoint and evaluate after this much training time",
+    )
+    p.add_argument("--stop-at", type=int, default=None, help="pause after this step")
+    p.add_argument(
+        "--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: all)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_implemented("train")
+    from lava_spikingunet.errors import UserError
+    from lava_spikingunet.training import TrainOptions, get_task, train
+
+    get_task(args.task)
+    if args.resume and args.overwrite:
+        raise UserError("--resume and --overwrite exclude each other")
+    for name in ("steps", "batch", "width", "depth", "eval_every", "checkpoint_every"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be >= 1")
+    options = TrainOptions(
+        task=args.task,
+        width=args.width,
+        depth=args.depth,
+        steps=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        warmup=args.warmup,
+        seed=args.seed,
+        patch=args.patch,
+        sigma_min=args.sigma[0],
+        sigma_max=args.sigma[1],
+        eval_every=args.eval_every,
+        checkpoint_every=args.checkpoint_every,
+    )
+    summary = train(
+        options,
+        args.out,
+        data_root=args.data_root,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        time_budget_s=None if args.time_budget is None else 60.0 * args.time_budget,
+        stop_at=args.stop_at,
+        threads=args.threads,
+        progress=not args.no_progress,
+    )
+    if "metrics" in summary:
+        print(f"wrote {args.out}/final.pt and {args.out}/metrics.json")
+    return 0

@@ -1,0 +1,103 @@
+"""CamSeq01 (CamVid 11-class labels): 101 RGB 480x360 frames, labels 0..10, 11 = void.
+
+Split: the first 81 frames (sorted by name) train, the last 20 test
+(:data:`NUM_TEST`). The frames are one continuous drive, so a contiguous block is held
+out rather than every n-th frame (neighbouring frames are near duplicates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lava_spikingunet.data.augment import ENDLESS, IndexSeededDataset, random_crop_origin
+from lava_spikingunet.data.imageio import read_image, read_label, to_float
+from lava_spikingunet.data.paths import list_files, resolve_data_root
+from lava_spikingunet.errors import UserError
+
+LAYOUT = """\
+  <data-root>/segmentation/camseq01/images/0016E5_07959.png ...  (RGB)
+  <data-root>/segmentation/camseq01/labels/0016E5_07959.png ...  (0..10 classes, 11 void)"""
+
+CLASS_NAMES = (
+    "sky", "building", "pole", "road", "pavement", "tree",
+    "sign", "fence", "car", "pedestrian", "bicyclist",
+)  # fmt: skip
+NUM_CLASSES = len(CLASS_NAMES)
+VOID = 11
+NUM_TEST = 20
+SPLITS = ("train", "test", "all")
+
+
+@dataclass
+class CamSeqSplit:
+    """Frames of one split: ``images`` (HxWx3 uint8), ``labels`` (HxW int64), ``names``."""
+
+    images: list[np.ndarray]
+    labels: list[np.ndarray]
+    names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @classmethod
+    def load(
+        cls, data_root: str | Path | None, split: str, num_test: int = NUM_TEST
+    ) -> CamSeqSplit:
+        if split not in SPLITS:
+            raise UserError(f"CamSeq01 split must be one of {SPLITS}, got {split!r}")
+        base = resolve_data_root(data_root) / "segmentation" / "camseq01"
+        images = list_files(base / "images", (".png",), LAYOUT)
+        labels = {p.name: p for p in list_files(base / "labels", (".png",), LAYOUT)}
+        missing = [p.name for p in images if p.name not in labels]
+        if missing:
+            raise UserError(f"CamSeq01: no label for {missing[0]}; expected layout:\n{LAYOUT}")
+        if split != "all" and not 0 < num_test < len(images):
+            raise UserError(f"CamSeq01: cannot hold out {num_test} of {len(images)} frames")
+        cut = len(images) - num_test
+        chosen = {"train": images[:cut], "test": images[cut:], "all": images}[split]
+        imgs = [read_image(p, "RGB") for p in chosen]
+        labs = [read_label(labels[p.name]) for p in chosen]
+        for p, im, lab in zip(chosen, imgs, labs, strict=True):
+            if im.shape[:2] != lab.shape:
+                raise UserError(f"CamSeq01 {p.name}: image {im.shape[:2]} vs label {lab.shape}")
+            if lab.min() < 0 or lab.max() > VOID:
+                raise UserError(f"CamSeq01 {p.name}: labels outside 0..{VOID}")
+        return cls(imgs, labs, [p.name for p in chosen])
+
+    def eval_items(self, limit: int | None = None):
+        """``(image (3, H, W) tensor, label int64 HxW)`` per frame."""
+        n = len(self) if limit is None else min(limit, len(self))
+        for i in range(n):
+            yield torch.from_numpy(to_float(self.images[i])), self.labels[i]
+
+
+class CamSeqPatches(IndexSeededDataset):
+    """Random crops with horizontal flips (no vertical: the scenes have an up).
+
+    Item: ``(image (3, P, P), label (P, P) int64)``.
+    """
+
+    def __init__(
+        self, split: CamSeqSplit, patch: int = 128, seed: int = 0, length: int = ENDLESS
+    ) -> None:
+        super().__init__(seed, length)
+        self.split = split
+        self.patch = int(patch)
+
+    def sample(self, rng: np.random.Generator):
+        p = self.patch
+        i = int(rng.integers(len(self.split)))
+        image, label = self.split.images[i], self.split.labels[i]
+        y, x = random_crop_origin(rng, label.shape, (p, p))
+        img = to_float(image[y : y + p, x : x + p])
+        lab = label[y : y + p, x : x + p]
+        if rng.integers(2):
+            img, lab = img[..., ::-1], lab[..., ::-1]
+        return (
+            torch.from_numpy(np.ascontiguousarray(img)),
+            torch.from_numpy(np.ascontiguousarray(lab)),
+        )

@@ -1,0 +1,229 @@
+"""The training loop: seeded, resumable, atomically checkpointed, time-bounded.
+
+Run folder contents:
+
+- ``checkpoint.pt``: the latest resumable state (weights + Adam + bookkeeping)
+- ``final.pt``: the trained model without optimizer state (what later stages load)
+- ``metrics.json``: the final test metrics, options, wall time and eval history
+
+Batch ``s`` holds items ``s*B .. s*B+B-1`` of the task's index-seeded training set and
+the learning rate is a pure function of the step, so a resumed run computes exactly
+what an uninterrupted one does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lava_spikingunet.ann.unet import UNet
+from lava_spikingunet.checkpoints import load_checkpoint, save_checkpoint
+from lava_spikingunet.errors import UserError
+from lava_spikingunet.fileio import write_text_atomic
+from lava_spikingunet.training.options import TrainOptions
+from lava_spikingunet.training.schedule import lr_at
+from lava_spikingunet.training.tasks import Task, get_task
+
+CHECKPOINT = "checkpoint.pt"
+FINAL = "final.pt"
+METRICS = "metrics.json"
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def make_batch(dataset, step: int, batch: int) -> list[torch.Tensor]:
+    """Items ``step*batch .. step*batch+batch-1`` stacked field by field."""
+    items = [dataset[step * batch + i] for i in range(batch)]
+    return [torch.stack(field) for field in zip(*items, strict=True)]
+
+
+def _check_run_dir(out: Path, resume: bool, overwrite: bool) -> None:
+    existing = [p for p in (out / CHECKPOINT, out / FINAL) if p.exists()]
+    if existing and not (resume or overwrite):
+        raise UserError(
+            f"{out} already holds {existing[0].name}; pass --resume to continue that run "
+            "or --overwrite to start it again from scratch"
+        )
+    if overwrite and not resume:
+        for p in (out / CHECKPOINT, out / FINAL, out / METRICS):
+            p.unlink(missing_ok=True)
+
+
+def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe copy: NaN/inf become None."""
+
+    def fix(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, list):
+            return [fix(x) for x in v]
+        return v
+
+    return {k: fix(v) for k, v in metrics.items()}
+
+
+def _fmt(metrics: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+
+
+def train(
+    options: TrainOptions,
+    out: str | Path,
+    data_root: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    time_budget_s: float | None = None,
+    stop_at: int | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train (or resume) one run in ``out``; returns the summary written to metrics.json.
+
+    ``time_budget_s`` bounds this invocation's training time: when it runs out the run is
+    checkpointed and evaluated (``completed: false``) and can be resumed later.
+    ``stop_at`` pauses after that step (checkpoint only, no final evaluation).
+    """
+    from tqdm import tqdm
+
+    from lava_spikingunet.data.paths import resolve_data_root
+
+    out = Path(out)
+    if threads:
+        torch.set_num_threads(threads)
+    _check_run_dir(out, resume, overwrite)
+    state = None
+    if resume and (out / CHECKPOINT).exists():
+        state = load_checkpoint(out / CHECKPOINT)
+        stored = TrainOptions.from_dict(state["train"]["options"])
+        if stored.task != options.task:
+            raise UserError(f"{out} holds a {stored.task!r} run, not {options.task!r}")
+        if stored.steps != options.steps:
+            log(f"note: steps changed {stored.steps} -> {options.steps} (LR schedule follows)")
+        stored.steps = options.steps
+        options = stored  # everything else comes from the checkpoint
+    elif resume:
+        log(f"note: no {CHECKPOINT} in {out}; starting from scratch")
+
+    root = resolve_data_root(data_root)
+    task: Task = get_task(options.task)(root, options)
+    torch.manual_seed(options.seed)
+    model = UNet(task.model_config())
+    optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
+    step, wall, history = 0, 0.0, []
+    if state is not None:
+        model.load_state_dict(state["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, wall = int(state["step"]), float(state["train"]["wall_s"])
+        history = list(state["train"]["history"])
+        log(f"resumed {out / CHECKPOINT} at step {step} ({wall:.0f} s trained)")
+    dataset = task.train_set()
+    n_params = sum(p.numel() for p in model.parameters())
+    log(
+        f"task {task.name}: U-Net width {options.width} depth {options.depth} "
+        f"({n_params} parameters), {options.steps} steps of {options.batch} "
+        f"{task.patch}x{task.patch} patches, {torch.get_num_threads()} threads"
+    )
+
+    def payload(with_optimizer: bool, metrics: dict[str, Any]) -> dict[str, Any]:
+        samples = step * options.batch
+        return {
+            "config": task.model_config().to_dict(),
+            "state_dict": model.state_dict(),
+            "task": task.name,
+            "step": step,
+            "epoch": samples // max(1, task.num_train_images()),
+            "optimizer": optimizer.state_dict() if with_optimizer else {},
+            "metrics": metrics,
+            "data": task.data_info(),
+            "train": {
+                "options": options.to_dict(),
+                "wall_s": wall,
+                "threads": torch.get_num_threads(),
+                "history": history,
+            },
+        }
+
+    def checkpoint(metrics: dict[str, Any]) -> None:
+        save_checkpoint(out / CHECKPOINT, payload(True, metrics), overwrite=True)
+
+    t0 = time.monotonic() - wall
+    start_invocation = time.monotonic()
+    last_loss = float("nan")
+    stopped = None
+    bar = tqdm(
+        total=options.steps,
+        initial=step,
+        desc=task.name,
+        mininterval=0.5 if sys.stderr.isatty() else 30.0,
+        disable=not progress,
+    )
+    model.train()
+    while step < options.steps:
+        if time_budget_s is not None and time.monotonic() - start_invocation >= time_budget_s:
+            stopped = "time budget"
+            break
+        if stop_at is not None and step >= stop_at:
+            stopped = "stop-at"
+            break
+        lr = lr_at(step, options.steps, options.lr, options.lr_final, options.warmup)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch = make_batch(dataset, step, options.batch)
+        loss = task.loss(model, batch)
+        if not torch.isfinite(loss):
+            raise UserError(f"loss became {loss.item()} at step {step}; lower --lr")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        last_loss = loss.item()
+        bar.update(1)
+        bar.set_postfix(loss=f"{last_loss:.4g}", lr=f"{lr:.2g}", refresh=False)
+        if step % options.eval_every == 0 or step == options.steps:
+            quick = task.evaluate(model, quick=True)
+            model.train()
+            wall = time.monotonic() - t0
+            history.append({"step": step, "wall_s": round(wall, 1), "loss": last_loss, **quick})
+            log(f"step {step} wall {wall:.0f}s loss {last_loss:.4g} {_fmt(quick)}")
+        if step % options.checkpoint_every == 0:
+            wall = time.monotonic() - t0
+            checkpoint(history[-1] if history else {})
+    bar.close()
+    wall = time.monotonic() - t0
+    checkpoint(history[-1] if history else {})
+    if stopped == "stop-at":
+        log(f"paused at step {step}; resume with --resume")
+        return {"task": task.name, "step": step, "completed": False, "stopped": stopped}
+
+    log("final evaluation on the test set ...")
+    t_eval = time.monotonic()
+    metrics = task.evaluate(model, quick=False)
+    eval_s = time.monotonic() - t_eval
+    log(f"final: {_fmt(metrics)} (eval {eval_s:.0f} s)")
+    save_checkpoint(out / FINAL, payload(False, metrics), overwrite=True)
+    summary = {
+        "task": task.name,
+        "completed": step >= options.steps,
+        "stopped": stopped,
+        "step": step,
+        "train_wall_s": round(wall, 1),
+        "eval_wall_s": round(eval_s, 1),
+        "parameters": n_params,
+        "config": task.model_config().to_dict(),
+        "options": options.to_dict(),
+        "threads": torch.get_num_threads(),
+        "metrics": _finite(metrics),
+        "data": task.data_info(),
+        "history": [_finite(h) for h in history],
+    }
+    write_text_atomic(out / METRICS, json.dumps(summary, indent=1) + "\n", overwrite=True)
+    checkpoint(metrics)
+    return summary

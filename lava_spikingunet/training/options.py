@@ -1,0 +1,31 @@
+"""Options of one training run (what the checkpoint stores under ``train``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass
+class TrainOptions:
+    task: str
+    width: int = 16
+    depth: int = 3
+    steps: int = 10000
+    batch: int = 16
+    lr: float = 1e-3
+    lr_final: float = 1e-5  # cosine decay ends here
+    warmup: int = 200  # linear warm-up steps
+    seed: int = 0
+    patch: int = 0  # 0: the task's default
+    sigma_min: float = 25.0  # denoising noise range, 0..255 scale
+    sigma_max: float = 25.0
+    eval_every: int = 500
+    checkpoint_every: int = 500
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainOptions:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
