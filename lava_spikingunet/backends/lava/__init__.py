@@ -1,1 +1,47 @@
-"""Lava processes and fixed-point models (placeholder)."""
+"""Lava processes and process models of the integer Spiking-UNet.
+
+Processes (each with a ``fixed_pt`` model, bit-exact with docs/semantics.md, and a
+``floating_pt`` model; run with ``Loihi2SimCfg(select_tag="fixed_pt")``):
+
+- synapses: :class:`ConvSynapse`, :class:`AvgPoolSynapse`, :class:`ConvTransposeSynapse`
+- neurons: :class:`MTNeuron` (graded), :class:`MTCascadeNeuron` (hierarchical binary cascade
+  of :class:`MTIntegrator` + :class:`MTStage`)
+- I/O: :class:`StaticInputEncoder`, :class:`Readout`
+
+See docs/lava_backend.md for ports, Vars and timing. Import :mod:`lava_spikingunet` first
+(the package does) so that Lava imports on Python 3.11.
+"""
+
+import lava_spikingunet  # noqa: F401  (installs the Lava compat hook before lava is imported)
+from lava_spikingunet.backends.lava._common import MAX_STAGES, frame_index, frame_step
+from lava_spikingunet.backends.lava.io import Readout, StaticInputEncoder
+from lava_spikingunet.backends.lava.neurons import (
+    MTCascadeNeuron,
+    MTIntegrator,
+    MTNeuron,
+    MTStage,
+)
+from lava_spikingunet.backends.lava.synapses import (
+    AbstractSynapse,
+    AvgPoolSynapse,
+    ConvSynapse,
+    ConvTransposeSynapse,
+    connect_source,
+)
+
+__all__ = [
+    "MAX_STAGES",
+    "AbstractSynapse",
+    "AvgPoolSynapse",
+    "ConvSynapse",
+    "ConvTransposeSynapse",
+    "MTCascadeNeuron",
+    "MTIntegrator",
+    "MTNeuron",
+    "MTStage",
+    "Readout",
+    "StaticInputEncoder",
+    "connect_source",
+    "frame_index",
+    "frame_step",
+]

@@ -19,6 +19,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
+    "Conv2d",
+    "ConvTranspose2d",
     "avgpool2d",
     "conv2d",
     "conv2d_output_shape",
@@ -103,35 +105,62 @@ def conv_transpose2d_output_shape(
     return out_channels, (h - 1) * sh - 2 * ph + kh + oh, (w - 1) * sw - 2 * pw + kw + ow
 
 
+class Conv2d:
+    """Exact integer 2-D cross-correlation with a fixed weight (PyTorch ``conv2d``, no bias).
+
+    ``weight``: ``(C_out, C_in, kh, kw)`` integers, prepared once (matrix form, exactness
+    bound, float copies). Call with ``(C_in, H, W)`` or ``(B, C_in, H, W)`` integers; returns
+    int64 ``(C_out, H_out, W_out)`` (or with the batch dim). im2col via
+    ``sliding_window_view`` + one matrix product.
+    """
+
+    def __init__(
+        self,
+        weight: np.ndarray,
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+    ) -> None:
+        weight = np.asarray(weight)
+        if weight.ndim != 4 or not np.issubdtype(weight.dtype, np.integer):
+            raise ValueError(
+                f"conv weight must be an integer (C_out, C_in, kh, kw) array, got "
+                f"{weight.dtype} {weight.shape}"
+            )
+        self.c_out, self.c_in, self.kh, self.kw = weight.shape
+        self.stride, self.padding = _pair(stride), _pair(padding)
+        self._mat = weight.reshape(self.c_out, -1).astype(np.int64)
+        self._w_bound = int(np.abs(self._mat).sum(axis=1).max(initial=0))
+        self._cast: dict[type, np.ndarray] = {np.int64: self._mat}
+
+    def _wmat(self, dtype: type) -> np.ndarray:
+        if dtype not in self._cast:
+            self._cast[dtype] = self._mat.astype(dtype)
+        return self._cast[dtype]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        xb, squeeze = _as_batch(x)
+        if xb.shape[1] != self.c_in:
+            raise ValueError(f"input has {xb.shape[1]} channels, weight expects {self.c_in}")
+        (sh, sw), (ph, pw), kh, kw = self.stride, self.padding, self.kh, self.kw
+        dtype = exact_dtype(_absmax(xb), self._w_bound)
+        xp = xb.astype(dtype, copy=False)
+        if ph or pw:
+            xp = np.pad(xp, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        win = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+        b, _, ho, wo = win.shape[:4]  # win: (B, C_in, H_out, W_out, kh, kw)
+        cols = win.transpose(0, 1, 4, 5, 2, 3).reshape(b, self.c_in * kh * kw, ho * wo)
+        y = _to_int64(np.matmul(self._wmat(dtype), cols).reshape(b, self.c_out, ho, wo))
+        return y[0] if squeeze else y
+
+
 def conv2d(
     x: np.ndarray,
     weight: np.ndarray,
     stride: int | tuple[int, int] = 1,
     padding: int | tuple[int, int] = 0,
 ) -> np.ndarray:
-    """Exact integer 2-D cross-correlation (PyTorch ``conv2d`` semantics, no bias).
-
-    ``x``: ``(C_in, H, W)`` or ``(B, C_in, H, W)`` integers; ``weight``: ``(C_out, C_in, kh, kw)``
-    integers. Returns int64 ``(C_out, H_out, W_out)`` (or with the batch dim). im2col via
-    ``sliding_window_view`` + one matrix product.
-    """
-    xb, squeeze = _as_batch(x)
-    weight = np.asarray(weight)
-    c_out, c_in, kh, kw = weight.shape
-    if xb.shape[1] != c_in:
-        raise ValueError(f"input has {xb.shape[1]} channels, weight expects {c_in}")
-    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
-    wmat = weight.reshape(c_out, c_in * kh * kw)
-    dtype = exact_dtype(_absmax(xb), int(np.abs(wmat).sum(axis=1).max(initial=0)))
-    xp = xb.astype(dtype, copy=False)
-    if ph or pw:
-        xp = np.pad(xp, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    win = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]  # B,Cin,Ho,Wo,kh,kw
-    b, _, ho, wo = win.shape[:4]
-    cols = win.transpose(0, 1, 4, 5, 2, 3).reshape(b, c_in * kh * kw, ho * wo)
-    y = np.matmul(wmat.astype(dtype, copy=False), cols).reshape(b, c_out, ho, wo)
-    y = _to_int64(y)
-    return y[0] if squeeze else y
+    """Exact integer conv2d (see :class:`Conv2d`); ``weight`` is ``(C_out, C_in, kh, kw)``."""
+    return Conv2d(weight, stride, padding)(x)
 
 
 def avgpool2d(x: np.ndarray, weight: int, kernel: int = 2) -> np.ndarray:
@@ -149,6 +178,65 @@ def avgpool2d(x: np.ndarray, weight: int, kernel: int = 2) -> np.ndarray:
     return y[0] if squeeze else y
 
 
+class ConvTranspose2d:
+    """Exact integer transposed convolution with a fixed weight (PyTorch ``conv_transpose2d``).
+
+    ``weight``: ``(C_in, C_out, kh, kw)``. One matrix product (every input value times its
+    whole kernel, i.e. the synaptic fan-out) followed by a scatter-add of the ``kh * kw``
+    taps onto the strided output grid, then cropping ``padding``. Returns int64.
+    """
+
+    def __init__(
+        self,
+        weight: np.ndarray,
+        stride: int | tuple[int, int] = 2,
+        padding: int | tuple[int, int] = 1,
+        output_padding: int | tuple[int, int] = 1,
+    ) -> None:
+        weight = np.asarray(weight)
+        if weight.ndim != 4 or not np.issubdtype(weight.dtype, np.integer):
+            raise ValueError(
+                f"convT weight must be an integer (C_in, C_out, kh, kw) array, "
+                f"got {weight.dtype} {weight.shape}"
+            )
+        self.c_in, self.c_out, self.kh, self.kw = weight.shape
+        self.stride, self.padding = _pair(stride), _pair(padding)
+        self.output_padding = _pair(output_padding)
+        self._mat = weight.reshape(self.c_in, -1).T.astype(np.int64)  # (C_out*kh*kw, C_in)
+        # Each output element sums a subset of sum_{c,i,j} |w[c,o,i,j]| * |x|.
+        self._w_bound = int(np.abs(weight).astype(np.int64).sum(axis=(0, 2, 3)).max(initial=0))
+        self._cast: dict[type, np.ndarray] = {np.int64: self._mat}
+
+    def _wmat(self, dtype: type) -> np.ndarray:
+        if dtype not in self._cast:
+            self._cast[dtype] = self._mat.astype(dtype)
+        return self._cast[dtype]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        xb, squeeze = _as_batch(x)
+        if xb.shape[1] != self.c_in:
+            raise ValueError(f"input has {xb.shape[1]} channels, weight expects {self.c_in}")
+        (sh, sw), (ph, pw), kh, kw = self.stride, self.padding, self.kh, self.kw
+        b, _, h, w = xb.shape
+        _, ho, wo = conv_transpose2d_output_shape(
+            (self.c_in, h, w), self.c_out, (kh, kw), self.stride, self.padding, self.output_padding
+        )
+        dtype = exact_dtype(_absmax(xb), self._w_bound)
+        cols = np.matmul(self._wmat(dtype), xb.reshape(b, self.c_in, h * w).astype(dtype))
+        cols = cols.reshape(b, self.c_out, kh, kw, h, w)
+        full = np.zeros(
+            (b, self.c_out, max((h - 1) * sh + kh, ph + ho), max((w - 1) * sw + kw, pw + wo)),
+            dtype=dtype,
+        )
+        for i in range(kh):
+            for j in range(kw):
+                full[:, :, i : i + sh * (h - 1) + 1 : sh, j : j + sw * (w - 1) + 1 : sw] += cols[
+                    :, :, i, j
+                ]
+        y = _to_int64(full[:, :, ph : ph + ho, pw : pw + wo])
+        return y[0] if squeeze else y
+
+
 def conv_transpose2d(
     x: np.ndarray,
     weight: np.ndarray,
@@ -156,35 +244,5 @@ def conv_transpose2d(
     padding: int | tuple[int, int] = 1,
     output_padding: int | tuple[int, int] = 1,
 ) -> np.ndarray:
-    """Exact integer transposed convolution (PyTorch ``conv_transpose2d`` semantics, no bias).
-
-    ``weight``: ``(C_in, C_out, kh, kw)``. Computed as one matrix product (every input
-    value times its whole kernel, i.e. the synaptic fan-out) followed by a scatter-add of
-    the ``kh * kw`` taps onto the strided output grid, then cropping ``padding``.
-    """
-    xb, squeeze = _as_batch(x)
-    weight = np.asarray(weight)
-    c_in, c_out, kh, kw = weight.shape
-    if xb.shape[1] != c_in:
-        raise ValueError(f"input has {xb.shape[1]} channels, weight expects {c_in}")
-    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
-    b, _, h, w = xb.shape
-    _, ho, wo = conv_transpose2d_output_shape(
-        (c_in, h, w), c_out, (kh, kw), stride, padding, output_padding
-    )
-    # Per output element, the contributing terms are a subset of sum_{c,i,j} |w[c,o,i,j]| |x|.
-    w_bound = int(np.abs(weight).sum(axis=(0, 2, 3)).max(initial=0))
-    dtype = exact_dtype(_absmax(xb), w_bound)
-    wmat = weight.reshape(c_in, c_out * kh * kw).T.astype(dtype)  # (Cout*kh*kw, Cin)
-    cols = np.matmul(wmat, xb.reshape(b, c_in, h * w).astype(dtype, copy=False))
-    cols = cols.reshape(b, c_out, kh, kw, h, w)
-    hf = max((h - 1) * sh + kh, ph + ho)
-    wf = max((w - 1) * sw + kw, pw + wo)
-    full = np.zeros((b, c_out, hf, wf), dtype=dtype)
-    for i in range(kh):
-        for j in range(kw):
-            full[:, :, i : i + sh * (h - 1) + 1 : sh, j : j + sw * (w - 1) + 1 : sw] += cols[
-                :, :, i, j
-            ]
-    y = _to_int64(full[:, :, ph : ph + ho, pw : pw + wo])
-    return y[0] if squeeze else y
+    """Exact integer conv_transpose2d (:class:`ConvTranspose2d`); weight ``(C_in, C_out, k, k)``."""
+    return ConvTranspose2d(weight, stride, padding, output_padding)(x)

@@ -1,0 +1,92 @@
+"""Helpers shared by the Lava processes and models: timing, saturation, parameter checks.
+
+Timing convention (docs/lava_backend.md): Lava's ``PyLoihiProcessModel.time_step`` is
+1-based and counts every step since the network started, across ``run`` calls. A process
+maps it to the 0-based *frame step* ``t = (time_step - 1) % frame_len`` (or
+``time_step - 1`` when ``frame_len == 0``, i.e. one endless frame). With ``frame_len > 0``
+every process resets its state at ``t == 0``, so frames run back to back in one run.
+
+Imports are absolute on purpose: Lava's model discovery executes every module of this
+directory standalone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from lava.magma.core.process.process import AbstractProcess
+
+#: Largest number of binary stage inputs a synapse accepts (``s_in_0 .. s_in_7``).
+MAX_STAGES = 8
+
+Shape = tuple[int, ...]
+
+
+class CheckedProcess(AbstractProcess):
+    """AbstractProcess whose ``__del__`` survives a constructor that raised (bad arguments)
+    before ``AbstractProcess.__init__`` ran (Lava's ``__del__`` reads ``_runtime``)."""
+
+    _runtime = None
+
+
+def frame_step(time_step: int, frame_len: int) -> int:
+    """0-based frame step of Lava's 1-based ``time_step``."""
+    t = int(time_step) - 1
+    return t % frame_len if frame_len > 0 else t
+
+
+def frame_index(time_step: int, frame_len: int) -> int:
+    """0-based index of the frame that Lava's ``time_step`` belongs to."""
+    return (int(time_step) - 1) // frame_len if frame_len > 0 else 0
+
+
+def sat_bounds(bits: int) -> tuple[int, int]:
+    """Signed saturation bounds ``(-2^(bits-1), 2^(bits-1) - 1)``."""
+    if not 2 <= int(bits) <= 63:
+        raise ValueError(f"state bits must be in [2, 63], got {bits}")
+    return -(1 << (int(bits) - 1)), (1 << (int(bits) - 1)) - 1
+
+
+def as_shape(shape: Sequence[int], ndim: int | None = 3) -> Shape:
+    """Validate a positive shape tuple (``(C, H, W)`` unless ``ndim`` says otherwise)."""
+    out = tuple(int(s) for s in shape)
+    if (ndim is not None and len(out) != ndim) or min(out, default=0) < 1:
+        raise ValueError(f"expected a positive shape of {ndim} dims, got {shape}")
+    return out
+
+
+def int_array(value, name: str) -> np.ndarray:
+    """``value`` as an int64 array; raises unless it is integer-valued."""
+    arr = np.asarray(value)
+    if arr.dtype == bool or np.issubdtype(arr.dtype, np.integer):
+        return arr.astype(np.int64)
+    if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
+        return arr.astype(np.int64)
+    raise ValueError(f"{name} must be integer-valued, got dtype {arr.dtype}")
+
+
+def per_channel(value, shape: Shape, name: str) -> np.ndarray:
+    """Broadcast a scalar, per-channel ``(C,)`` or full-shape integer array to ``shape``."""
+    arr = int_array(value, name)
+    if arr.ndim == 1 and arr.shape[0] == shape[0] and len(shape) == 3:
+        arr = arr.reshape(-1, 1, 1)
+    try:
+        return np.broadcast_to(arr, shape).copy()
+    except ValueError:
+        raise ValueError(f"{name} of shape {arr.shape} does not fit {shape}") from None
+
+
+def record_shape(record_steps: int, shape: Shape) -> Shape:
+    """Shape of a per-step history Var (a 1-element dummy when recording is off)."""
+    if record_steps < 0:
+        raise ValueError(f"record_steps must be >= 0, got {record_steps}")
+    return (int(record_steps), *shape) if record_steps > 0 else (1,)
+
+
+def check_common(delay: int | None = None, frame_len: int = 0) -> None:
+    """Validate the timing parameters shared by all processes."""
+    if delay is not None and int(delay) < 1:
+        raise ValueError(f"synapse delay must be >= 1 (delay 0 is the encoder), got {delay}")
+    if int(frame_len) < 0:
+        raise ValueError(f"frame_len must be >= 0, got {frame_len}")

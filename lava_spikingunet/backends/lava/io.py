@@ -1,0 +1,176 @@
+"""Network input and output processes: static-current encoder and readout accumulator.
+
+- :class:`StaticInputEncoder` sends the frame's integer static current ``I0`` on ``a_out``
+  at every step; connect it straight to the first neuron's ``a_in`` (delay 0, no synapse).
+- :class:`Readout` accumulates its input current for ``start <= t < start + steps`` into
+  Var ``acc`` (saturating); read ``acc`` once at the end of the frame.
+
+Both follow the frame convention of ``_common``: 0-based frame step
+``t = (time_step - 1) % frame_len`` (``time_step - 1`` when ``frame_len == 0``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.variable import Var
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+from lava_spikingunet.backends.lava._common import (
+    CheckedProcess,
+    as_shape,
+    check_common,
+    frame_index,
+    frame_step,
+    int_array,
+    per_channel,
+    record_shape,
+    sat_bounds,
+)
+
+__all__ = ["Readout", "StaticInputEncoder"]
+
+
+class StaticInputEncoder(CheckedProcess):
+    """Sends a constant integer current every step (static coding of the input image).
+
+    ``current``: ``(C, H, W)`` (one frame) or ``(F, C, H, W)`` (frame ``f`` sends
+    ``current[f % F]``, frames of ``frame_len`` steps). Port: ``a_out`` (OutPort
+    ``(C, H, W)``, int64). Var: ``current`` (same shape as the argument; ``set`` it between
+    runs to feed a new frame).
+    """
+
+    def __init__(
+        self,
+        *,
+        current: np.ndarray,
+        frame_len: int = 0,
+        name: str | None = None,
+    ) -> None:
+        current = int_array(current, "current")
+        if current.ndim not in (3, 4):
+            raise ValueError(f"current must be (C,H,W) or (F,C,H,W), got {current.shape}")
+        if current.ndim == 4 and current.shape[0] > 1 and frame_len < 1:
+            raise ValueError("several frames need frame_len >= 1")
+        check_common(None, frame_len)
+        shape = as_shape(current.shape[-3:])
+        super().__init__(shape=shape, frame_len=int(frame_len), name=name)
+        self.shape = shape
+        self.a_out = OutPort(shape=shape)
+        self.current = Var(shape=current.shape, init=current)
+
+
+class Readout(CheckedProcess):
+    """Non-spiking output accumulator.
+
+    ``acc <- clip(acc + I(t) + bias, -2^(acc_bits-1), 2^(acc_bits-1) - 1)`` for
+    ``start <= t < start + steps``; ``acc`` is reset at every frame start when
+    ``frame_len > 0``. Port: ``a_in`` (InPort ``shape``). Vars: ``acc``, ``bias`` (full shape;
+    scalar or per-channel ``(C,)`` argument broadcast), ``acc_frames``
+    (``(record_frames, *shape)``: the final ``acc`` of frame ``f < record_frames``; a
+    ``(1,)`` dummy when ``record_frames == 0``).
+    """
+
+    def __init__(
+        self,
+        *,
+        shape: tuple[int, int, int],
+        steps: int,
+        bias: int | np.ndarray = 0,
+        start: int = 0,
+        acc_bits: int = 24,
+        frame_len: int = 0,
+        record_frames: int = 0,
+        name: str | None = None,
+    ) -> None:
+        shape = as_shape(shape)
+        sat_bounds(acc_bits)
+        check_common(None, frame_len)
+        if int(steps) < 1 or int(start) < 0:
+            raise ValueError(f"need steps >= 1 and start >= 0, got {steps}, {start}")
+        if frame_len and int(start) + int(steps) > frame_len:
+            raise ValueError(f"start + steps = {start + steps} exceeds frame_len {frame_len}")
+        super().__init__(
+            shape=shape,
+            steps=int(steps),
+            start=int(start),
+            acc_bits=int(acc_bits),
+            frame_len=int(frame_len),
+            record_frames=int(record_frames),
+            name=name,
+        )
+        self.shape = shape
+        self.a_in = InPort(shape=shape)
+        self.acc = Var(shape=shape, init=0)
+        self.bias = Var(shape=shape, init=per_channel(bias, shape, "bias"))
+        self.acc_frames = Var(shape=record_shape(record_frames, shape), init=0)
+
+
+# --------------------------------------------------------------------------------- models
+
+
+class _EncoderModel(PyLoihiProcessModel):
+    def run_spk(self) -> None:
+        cur = self.current
+        if cur.ndim == 4:
+            cur = cur[frame_index(self.time_step, self.proc_params["frame_len"]) % cur.shape[0]]
+        self.a_out.send(cur)
+
+
+@implements(proc=StaticInputEncoder, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyStaticInputEncoderModelFixed(_EncoderModel):
+    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
+    current: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+
+
+@implements(proc=StaticInputEncoder, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyStaticInputEncoderModelFloat(_EncoderModel):
+    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    current: np.ndarray = LavaPyType(np.ndarray, float)
+
+
+class _ReadoutModel(PyLoihiProcessModel):
+    FLOAT = False
+
+    def run_spk(self) -> None:
+        p = self.proc_params
+        t = frame_step(self.time_step, p["frame_len"])
+        if p["frame_len"] and t == 0:
+            self.acc[:] = 0
+        cur = self.a_in.recv()
+        if p["start"] <= t < p["start"] + p["steps"]:
+            acc = self.acc + cur + self.bias
+            self.acc[:] = acc if self.FLOAT else np.clip(acc, *sat_bounds(p["acc_bits"]))
+            f = frame_index(self.time_step, p["frame_len"])
+            if t == p["start"] + p["steps"] - 1 and f < p["record_frames"]:
+                self.acc_frames[f] = self.acc
+
+
+@implements(proc=Readout, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyReadoutModelFixed(_ReadoutModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=64)
+    acc: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    acc_frames: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+
+
+@implements(proc=Readout, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyReadoutModelFloat(_ReadoutModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    acc: np.ndarray = LavaPyType(np.ndarray, float)
+    bias: np.ndarray = LavaPyType(np.ndarray, float)
+    acc_frames: np.ndarray = LavaPyType(np.ndarray, float)
+    FLOAT = True

@@ -1,0 +1,383 @@
+"""Multi-threshold (MT) neuron processes: fused graded form and binary cascade form.
+
+Both implement docs/semantics.md section 1 with ``>=`` firing and saturating state, per
+0-based frame step ``t`` (``_common.frame_step``):
+
+    v <- clip(v + I(t) + [t >= start] * bias, -2^(v_bits-1), 2^(v_bits-1) - 1)
+    k <- clip(floor(v / theta_unit_int), 0, 2^N - 1);  v <- v - k * theta_unit_int
+
+- :class:`MTNeuron` (one process) sends ``k`` as a graded spike on ``s_out``.
+- :class:`MTCascadeNeuron` (hierarchical) is an :class:`MTIntegrator` and a chain of N
+  :class:`MTStage` processes; stage ``i`` (0-based) fires ``s_i = [r >= theta_unit << (N-1-i)]``
+  on ``s_out_i`` and passes ``r - s_i * theta_i`` on. The stages' bits are the binary digits
+  of ``k`` (most significant first), in the same step as the fused form.
+
+Deadlock freedom of the cascade: within one step the integrator waits for ``a_in`` and for
+the residual ``r_in``; stage ``i`` waits for stage ``i-1`` only. The last stage closes the
+loop but SENDS its buffered residual of the previous step before it receives anything
+(Dense's send-first rule), so the residual edge carries a one-step delay and every wait
+within a step follows the acyclic chain integrator -> stage 0 -> ... -> stage N-1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.model.sub.model import AbstractSubProcessModel
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.variable import Var
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+from lava_spikingunet.backends.lava._common import (
+    MAX_STAGES,
+    CheckedProcess,
+    as_shape,
+    check_common,
+    frame_step,
+    per_channel,
+    record_shape,
+    sat_bounds,
+)
+
+__all__ = ["MTCascadeNeuron", "MTIntegrator", "MTNeuron", "MTStage"]
+
+
+def _check_neuron(n_thresholds: int, theta_unit_int: int, start: int, v_bits: int) -> None:
+    if not 1 <= int(n_thresholds) <= MAX_STAGES:
+        raise ValueError(f"n_thresholds must be in [1, {MAX_STAGES}], got {n_thresholds}")
+    if int(theta_unit_int) < 1:
+        raise ValueError(f"theta_unit_int must be >= 1, got {theta_unit_int}")
+    if int(start) < 0:
+        raise ValueError(f"start must be >= 0, got {start}")
+    sat_bounds(v_bits)
+
+
+# ------------------------------------------------------------------------------ processes
+
+
+class MTNeuron(CheckedProcess):
+    """Fused MT neuron layer emitting graded spikes ``k`` in ``0 .. 2^N - 1``.
+
+    Ports: ``a_in`` (InPort, ``shape``; Lava sums all connected currents), ``s_out``
+    (OutPort, ``shape``, int32 graded payload ``k``).
+    Vars: ``v`` (membrane after reset), ``bias`` (full ``shape``; a scalar or per-channel
+    ``(C,)`` argument is broadcast), ``spikes`` (``(record_steps, *shape)``: ``k`` at frame
+    step ``t < record_steps``; a ``(1,)`` dummy when ``record_steps == 0``).
+    """
+
+    def __init__(
+        self,
+        *,
+        shape: tuple[int, int, int],
+        theta_unit_int: int,
+        n_thresholds: int = 4,
+        bias: int | np.ndarray = 0,
+        start: int = 0,
+        v_bits: int = 24,
+        frame_len: int = 0,
+        record_steps: int = 0,
+        name: str | None = None,
+    ) -> None:
+        shape = as_shape(shape)
+        _check_neuron(n_thresholds, theta_unit_int, start, v_bits)
+        check_common(None, frame_len)
+        super().__init__(
+            shape=shape,
+            n_thresholds=int(n_thresholds),
+            theta_unit_int=int(theta_unit_int),
+            start=int(start),
+            v_bits=int(v_bits),
+            frame_len=int(frame_len),
+            record_steps=int(record_steps),
+            name=name,
+        )
+        self.shape = shape
+        self.a_in = InPort(shape=shape)
+        self.s_out = OutPort(shape=shape)
+        self.v = Var(shape=shape, init=0)
+        self.bias = Var(shape=shape, init=per_channel(bias, shape, "bias"))
+        self.spikes = Var(shape=record_shape(record_steps, shape), init=0)
+
+
+class MTIntegrator(CheckedProcess):
+    """Integrator of a cascade neuron: ``v = clip(r + I + [t >= start] bias)``.
+
+    Ports: ``a_in`` (input current), ``r_in`` (residual of the last stage, one step late),
+    ``v_out`` (membrane to stage 0). Var: ``bias``. At a frame start the residual is
+    ignored (state reset).
+    """
+
+    def __init__(
+        self,
+        *,
+        shape: tuple[int, int, int],
+        bias: int | np.ndarray = 0,
+        start: int = 0,
+        v_bits: int = 24,
+        frame_len: int = 0,
+        name: str | None = None,
+    ) -> None:
+        shape = as_shape(shape)
+        sat_bounds(v_bits)
+        check_common(None, frame_len)
+        super().__init__(
+            shape=shape, start=int(start), v_bits=int(v_bits), frame_len=int(frame_len), name=name
+        )
+        self.a_in = InPort(shape=shape)
+        self.r_in = InPort(shape=shape)
+        self.v_out = OutPort(shape=shape)
+        self.bias = Var(shape=shape, init=per_channel(bias, shape, "bias"))
+
+
+class MTStage(CheckedProcess):
+    """One threshold stage: ``s = [r >= theta]`` on ``s_out`` (bool), ``r - s * theta`` on.
+
+    Ports: ``r_in``, ``r_out`` (residuals), ``s_out`` (binary spikes). Vars: ``r_buf`` (the
+    residual after this stage), ``spikes`` (history, as :class:`MTNeuron`). With
+    ``buffered=True`` (the last stage) ``r_out`` sends the residual of the previous step
+    first, before receiving: that breaks the loop back to the integrator.
+    """
+
+    def __init__(
+        self,
+        *,
+        shape: tuple[int, int, int],
+        theta: int,
+        buffered: bool = False,
+        frame_len: int = 0,
+        record_steps: int = 0,
+        name: str | None = None,
+    ) -> None:
+        shape = as_shape(shape)
+        if int(theta) < 1:
+            raise ValueError(f"theta must be >= 1, got {theta}")
+        check_common(None, frame_len)
+        super().__init__(
+            shape=shape,
+            theta=int(theta),
+            buffered=bool(buffered),
+            frame_len=int(frame_len),
+            record_steps=int(record_steps),
+            name=name,
+        )
+        self.r_in = InPort(shape=shape)
+        self.r_out = OutPort(shape=shape)
+        self.s_out = OutPort(shape=shape)
+        self.r_buf = Var(shape=shape, init=0)
+        self.spikes = Var(shape=record_shape(record_steps, shape), init=0)
+
+
+class MTCascadeNeuron(CheckedProcess):
+    """MT neuron layer as a binary cascade (hierarchical: integrator + N stages).
+
+    Same parameters as :class:`MTNeuron`. Ports: ``a_in``; ``s_out_0 .. s_out_{N-1}``
+    (bool spikes of stage ``i``, weight ``2^(N-1-i)`` downstream). Vars: ``v`` (alias of
+    the last stage's residual = membrane after reset), ``bias``, ``spikes_0 ..
+    spikes_{N-1}`` (per-stage histories when ``record_steps > 0``).
+    """
+
+    def __init__(
+        self,
+        *,
+        shape: tuple[int, int, int],
+        theta_unit_int: int,
+        n_thresholds: int = 4,
+        bias: int | np.ndarray = 0,
+        start: int = 0,
+        v_bits: int = 24,
+        frame_len: int = 0,
+        record_steps: int = 0,
+        name: str | None = None,
+    ) -> None:
+        shape = as_shape(shape)
+        _check_neuron(n_thresholds, theta_unit_int, start, v_bits)
+        check_common(None, frame_len)
+        super().__init__(
+            shape=shape,
+            n_thresholds=int(n_thresholds),
+            theta_unit_int=int(theta_unit_int),
+            start=int(start),
+            v_bits=int(v_bits),
+            frame_len=int(frame_len),
+            record_steps=int(record_steps),
+            name=name,
+        )
+        self.shape = shape
+        self.a_in = InPort(shape=shape)
+        rec = record_shape(record_steps, shape)
+        for i in range(int(n_thresholds)):
+            setattr(self, f"s_out_{i}", OutPort(shape=shape))
+            setattr(self, f"spikes_{i}", Var(shape=rec, init=0))
+        self.v = Var(shape=shape, init=0)
+        self.bias = Var(shape=shape, init=per_channel(bias, shape, "bias"))
+
+    def stage_out(self, i: int) -> OutPort:
+        """The binary OutPort ``s_out_i`` of stage ``i`` (0-based, most significant first)."""
+        return getattr(self, f"s_out_{i}")
+
+
+# --------------------------------------------------------------------------------- models
+
+
+class _MTNeuronModel(PyLoihiProcessModel):
+    FLOAT = False
+
+    def run_spk(self) -> None:
+        p = self.proc_params
+        t = frame_step(self.time_step, p["frame_len"])
+        if p["frame_len"] and t == 0:
+            self.v[:] = 0
+        cur = self.a_in.recv()
+        if t >= p["start"]:
+            cur = cur + self.bias
+        theta, kmax = p["theta_unit_int"], (1 << p["n_thresholds"]) - 1
+        v = self.v + cur
+        if self.FLOAT:
+            k = np.clip(np.floor(v / theta), 0, kmax)
+        else:
+            v = np.clip(v, *sat_bounds(p["v_bits"]))
+            k = np.clip(v // theta, 0, kmax)
+        self.v[:] = v - k * theta
+        k = k.astype(np.int32)
+        self.s_out.send(k)
+        if t < p["record_steps"]:
+            self.spikes[t] = k
+
+
+@implements(proc=MTNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyMTNeuronModelFixed(_MTNeuronModel):
+    """Fixed point: int64 currents, saturating membrane of ``v_bits`` bits."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=64)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=MAX_STAGES)
+    v: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    spikes: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=MAX_STAGES)
+
+
+@implements(proc=MTNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyMTNeuronModelFloat(_MTNeuronModel):
+    """Float membrane (no saturation); same spike rule ``k = clip(floor(v/theta))``."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=MAX_STAGES)
+    v: np.ndarray = LavaPyType(np.ndarray, float)
+    bias: np.ndarray = LavaPyType(np.ndarray, float)
+    spikes: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=MAX_STAGES)
+    FLOAT = True
+
+
+class _MTIntegratorModel(PyLoihiProcessModel):
+    FLOAT = False
+
+    def run_spk(self) -> None:
+        p = self.proc_params
+        t = frame_step(self.time_step, p["frame_len"])
+        cur = self.a_in.recv()
+        r = self.r_in.recv()  # residual of step t-1 (sent first by the last stage)
+        if t >= p["start"]:
+            cur = cur + self.bias
+        v = cur if (p["frame_len"] and t == 0) else r + cur
+        if not self.FLOAT:
+            v = np.clip(v, *sat_bounds(p["v_bits"]))
+        self.v_out.send(v)
+
+
+@implements(proc=MTIntegrator, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyMTIntegratorModelFixed(_MTIntegratorModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=64)
+    r_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
+    v_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+
+
+@implements(proc=MTIntegrator, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyMTIntegratorModelFloat(_MTIntegratorModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    r_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    v_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    bias: np.ndarray = LavaPyType(np.ndarray, float)
+    FLOAT = True
+
+
+class _MTStageModel(PyLoihiProcessModel):
+    def run_spk(self) -> None:
+        p = self.proc_params
+        if p["buffered"]:
+            self.r_out.send(self.r_buf)  # last stage: previous step's residual, sent first
+        r = self.r_in.recv()
+        s = r >= p["theta"]
+        self.r_buf[:] = r - s * p["theta"]
+        if not p["buffered"]:
+            self.r_out.send(self.r_buf)
+        self.s_out.send(s)
+        t = frame_step(self.time_step, p["frame_len"])
+        if t < p["record_steps"]:
+            self.spikes[t] = s
+
+
+@implements(proc=MTStage, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyMTStageModelFixed(_MTStageModel):
+    r_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
+    r_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    r_buf: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    spikes: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
+
+
+@implements(proc=MTStage, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyMTStageModelFloat(_MTStageModel):
+    r_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    r_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    r_buf: np.ndarray = LavaPyType(np.ndarray, float)
+    spikes: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
+
+
+@implements(proc=MTCascadeNeuron, protocol=LoihiProtocol)
+class SubMTCascadeNeuronModel(AbstractSubProcessModel):
+    """Builds integrator -> stage 0 -> ... -> stage N-1 -(residual, 1 step)-> integrator."""
+
+    def __init__(self, proc: MTCascadeNeuron) -> None:
+        p = proc.proc_params
+        n, shape, fl = p["n_thresholds"], p["shape"], p["frame_len"]
+        self.integrator = MTIntegrator(
+            shape=shape, bias=proc.bias.init, start=p["start"], v_bits=p["v_bits"], frame_len=fl
+        )
+        stages = []
+        for i in range(n):
+            stage = MTStage(
+                shape=shape,
+                theta=p["theta_unit_int"] << (n - 1 - i),
+                buffered=(i == n - 1),
+                frame_len=fl,
+                record_steps=p["record_steps"],
+            )
+            setattr(self, f"stage_{i}", stage)  # attributes: find_sub_procs scans dir(self)
+            stages.append(stage)
+        proc.in_ports.a_in.connect(self.integrator.in_ports.a_in)
+        self.integrator.out_ports.v_out.connect(stages[0].in_ports.r_in)
+        for prev, nxt in zip(stages[:-1], stages[1:], strict=True):
+            prev.out_ports.r_out.connect(nxt.in_ports.r_in)
+        stages[-1].out_ports.r_out.connect(self.integrator.in_ports.r_in)
+        for i, stage in enumerate(stages):
+            stage.out_ports.s_out.connect(getattr(proc.out_ports, f"s_out_{i}"))
+            getattr(proc.vars, f"spikes_{i}").alias(stage.vars.spikes)
+        proc.vars.v.alias(stages[-1].vars.r_buf)
+        proc.vars.bias.alias(self.integrator.vars.bias)

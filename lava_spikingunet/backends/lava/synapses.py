@@ -1,0 +1,388 @@
+"""Synapse processes (conv, avg-pool, transposed conv) and their Lava process models.
+
+Every synapse process has the same interface:
+
+- ``s_in`` (InPort, ``in_shape``): graded spike counts ``k`` (e.g. from :class:`MTNeuron`).
+- ``s_in_0 .. s_in_7`` (InPorts, ``in_shape``): binary spikes of the stages of a cascade
+  neuron (:class:`MTCascadeNeuron`); port ``i`` is weighted by ``2^(n_stage_inputs-1-i)``
+  (a shift), so ``k = sum_i s_i << (n_stage_inputs - 1 - i)``. Connecting a port
+  ``i >= n_stage_inputs`` is an error. Unconnected ports cost nothing.
+- ``a_out`` (OutPort, ``out_shape``, int64): the current ``shift(W (*) k, weight_exp)``.
+- Var ``weight`` (the integer mantissa) and Var ``a_buf`` ``(delay, *out_shape)``: the
+  pending results.
+
+Timing: a synapse with delay ``d`` delivers at step ``t`` what its input was at
+``t - d``. In ``run_spk`` it first SENDS the result computed ``d`` steps ago, then
+RECEIVES this step's spikes and computes (like Lava's Dense), so loops cannot deadlock
+and the native delay is 1; ``d > 1`` keeps ``d - 1`` more results in the ring ``a_buf``.
+With ``frame_len > 0`` the ring is cleared at every frame start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.process.variable import Var
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+from lava_spikingunet.backends.lava._common import (
+    MAX_STAGES,
+    CheckedProcess,
+    as_shape,
+    check_common,
+    frame_step,
+    int_array,
+)
+from lava_spikingunet.backends.lava.numpy_ops import (
+    Conv2d,
+    ConvTranspose2d,
+    avgpool2d,
+    conv2d_output_shape,
+    conv_transpose2d_output_shape,
+    shift,
+)
+
+__all__ = [
+    "AbstractSynapse",
+    "AvgPoolSynapse",
+    "ConvSynapse",
+    "ConvTransposeSynapse",
+    "StageInPort",
+    "connect_source",
+]
+
+
+# ------------------------------------------------------------------------------ processes
+
+
+class StageInPort(InPort):
+    """InPort ``s_in_i`` for stage ``i`` of a cascade source.
+
+    Refuses connections when ``i >= n_stage_inputs`` (the stage weight
+    ``2^(n_stage_inputs-1-i)`` would be undefined). Checking at connect time matters: an
+    exception inside a running Lava model makes ``stop()`` block forever.
+    """
+
+    def __init__(self, shape: tuple[int, ...], index: int, n_stage_inputs: int) -> None:
+        super().__init__(shape=shape)
+        self.index, self.n_stage_inputs = int(index), int(n_stage_inputs)
+
+    def _add_inputs(self, inputs) -> None:
+        if self.index >= self.n_stage_inputs:
+            raise ValueError(
+                f"stage port s_in_{self.index} needs n_stage_inputs > {self.index} "
+                f"(this synapse has n_stage_inputs={self.n_stage_inputs})"
+            )
+        super()._add_inputs(inputs)
+
+
+class AbstractSynapse(CheckedProcess):
+    """Ports and Vars shared by every synapse process (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        weight: np.ndarray,
+        in_shape: tuple[int, int, int],
+        out_shape: tuple[int, int, int],
+        weight_exp: int = 0,
+        delay: int = 1,
+        n_stage_inputs: int = 0,
+        frame_len: int = 0,
+        name: str | None = None,
+        **params,
+    ) -> None:
+        in_shape, out_shape = as_shape(in_shape), as_shape(out_shape)
+        check_common(delay, frame_len)
+        if not 0 <= int(n_stage_inputs) <= MAX_STAGES:
+            raise ValueError(f"n_stage_inputs must be in [0, {MAX_STAGES}], got {n_stage_inputs}")
+        super().__init__(
+            in_shape=in_shape,
+            out_shape=out_shape,
+            weight_exp=int(weight_exp),
+            delay=int(delay),
+            n_stage_inputs=int(n_stage_inputs),
+            frame_len=int(frame_len),
+            name=name,
+            **params,
+        )
+        self.in_shape, self.out_shape = in_shape, out_shape
+        self.s_in = InPort(shape=in_shape)
+        for i in range(MAX_STAGES):
+            setattr(self, f"s_in_{i}", StageInPort(in_shape, i, n_stage_inputs))
+        self.a_out = OutPort(shape=out_shape)
+        self.weight = Var(shape=weight.shape, init=weight)
+        self.a_buf = Var(shape=(int(delay), *out_shape), init=0)
+
+    def stage_in(self, i: int) -> InPort:
+        """The binary stage InPort ``s_in_i``."""
+        if not 0 <= i < MAX_STAGES:
+            raise IndexError(f"stage port {i} out of range [0, {MAX_STAGES})")
+        return getattr(self, f"s_in_{i}")
+
+
+class ConvSynapse(AbstractSynapse):
+    """2-D convolution synapse, weight mantissa ``(C_out, C_in, k, k)`` (PyTorch layout).
+
+    ``a_out = shift(conv2d(k, weight, stride, padding), weight_exp)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        weight: np.ndarray,
+        in_shape: tuple[int, int, int],
+        weight_exp: int = 0,
+        stride: int = 1,
+        padding: int = 0,
+        delay: int = 1,
+        n_stage_inputs: int = 0,
+        frame_len: int = 0,
+        name: str | None = None,
+    ) -> None:
+        weight = int_array(weight, "weight")
+        if weight.ndim != 4 or weight.shape[1] != as_shape(in_shape)[0]:
+            raise ValueError(f"weight {weight.shape} must be (C_out, {in_shape[0]}, k, k)")
+        out_shape = conv2d_output_shape(
+            in_shape, weight.shape[0], weight.shape[2:], stride, padding
+        )
+        super().__init__(
+            weight=weight,
+            in_shape=in_shape,
+            out_shape=out_shape,
+            weight_exp=weight_exp,
+            delay=delay,
+            n_stage_inputs=n_stage_inputs,
+            frame_len=frame_len,
+            name=name,
+            stride=int(stride),
+            padding=int(padding),
+        )
+
+
+class AvgPoolSynapse(AbstractSynapse):
+    """Average pooling ``kernel x kernel``, stride ``kernel``, as one scalar weight mantissa.
+
+    ``a_out = shift(weight * window_sum(k), weight_exp)`` (the 1/4 is folded into the
+    weight). Var ``weight`` has shape ``(1,)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        weight: int,
+        in_shape: tuple[int, int, int],
+        weight_exp: int = 0,
+        kernel: int = 2,
+        delay: int = 1,
+        n_stage_inputs: int = 0,
+        frame_len: int = 0,
+        name: str | None = None,
+    ) -> None:
+        c, h, w = as_shape(in_shape)
+        weight = int_array(weight, "weight").reshape(-1)
+        if weight.shape != (1,):
+            raise ValueError("avg-pool weight must be one scalar mantissa")
+        super().__init__(
+            weight=weight,
+            in_shape=in_shape,
+            out_shape=(c, h // kernel, w // kernel),
+            weight_exp=weight_exp,
+            delay=delay,
+            n_stage_inputs=n_stage_inputs,
+            frame_len=frame_len,
+            name=name,
+            kernel=int(kernel),
+        )
+
+
+class ConvTransposeSynapse(AbstractSynapse):
+    """Transposed convolution synapse, weight mantissa ``(C_in, C_out, k, k)`` (PyTorch).
+
+    ``a_out = shift(conv_transpose2d(k, weight, stride, padding, output_padding), weight_exp)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        weight: np.ndarray,
+        in_shape: tuple[int, int, int],
+        weight_exp: int = 0,
+        stride: int = 2,
+        padding: int = 1,
+        output_padding: int = 1,
+        delay: int = 1,
+        n_stage_inputs: int = 0,
+        frame_len: int = 0,
+        name: str | None = None,
+    ) -> None:
+        weight = int_array(weight, "weight")
+        if weight.ndim != 4 or weight.shape[0] != as_shape(in_shape)[0]:
+            raise ValueError(f"weight {weight.shape} must be ({in_shape[0]}, C_out, k, k)")
+        out_shape = conv_transpose2d_output_shape(
+            in_shape, weight.shape[1], weight.shape[2:], stride, padding, output_padding
+        )
+        super().__init__(
+            weight=weight,
+            in_shape=in_shape,
+            out_shape=out_shape,
+            weight_exp=weight_exp,
+            delay=delay,
+            n_stage_inputs=n_stage_inputs,
+            frame_len=frame_len,
+            name=name,
+            stride=int(stride),
+            padding=int(padding),
+            output_padding=int(output_padding),
+        )
+
+
+def connect_source(src: AbstractProcess, syn: AbstractSynapse) -> None:
+    """Connect a neuron to a synapse: ``s_out -> s_in`` for graded sources, or every
+    ``s_out_i -> s_in_i`` for a cascade source (``syn`` must have ``n_stage_inputs = N``)."""
+    if hasattr(src, "s_out"):
+        src.s_out.connect(syn.s_in)
+        return
+    n = int(src.proc_params["n_thresholds"])
+    if syn.proc_params["n_stage_inputs"] != n:
+        raise ValueError(
+            f"synapse has n_stage_inputs={syn.proc_params['n_stage_inputs']}, source has N={n}"
+        )
+    for i in range(n):
+        getattr(src, f"s_out_{i}").connect(syn.stage_in(i))
+
+
+# --------------------------------------------------------------------------------- models
+
+
+class AbstractSynapseModel(PyLoihiProcessModel):
+    """Send the buffered result, receive spikes, compute ``_op(k)`` then scale by 2^exp."""
+
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    weight: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    FLOAT = False
+
+    def __init__(self, proc_params) -> None:
+        super().__init__(proc_params)
+        self._ready = False
+        self._op: Callable[[np.ndarray], np.ndarray] | None = None
+        self._stages: list[tuple[PyInPort, int]] = []
+
+    def _make_op(self) -> Callable[[np.ndarray], np.ndarray]:
+        raise NotImplementedError
+
+    def _setup(self) -> None:
+        p = self.proc_params
+        self._frame_len = int(p["frame_len"])
+        self._exp = int(p["weight_exp"])
+        n = int(p["n_stage_inputs"])
+        self._stages = []
+        for i in range(MAX_STAGES):
+            port = getattr(self, f"s_in_{i}")
+            if port.csp_ports and i < n:  # StageInPort refuses i >= n at connect time
+                self._stages.append((port, n - 1 - i))
+        self._graded = bool(self.s_in.csp_ports)
+        self._op = self._make_op()
+        self._ready = True
+
+    def on_var_update(self) -> None:
+        self._ready = False  # a Var (e.g. weight) was set: rebuild the op
+
+    def _recv_counts(self) -> np.ndarray | None:
+        k = self.s_in.recv() if self._graded else None
+        for port, sh in self._stages:
+            s = port.recv().astype(np.int32, copy=False)
+            if sh:
+                s = np.left_shift(s, sh)
+            k = s if k is None else k + s
+        return k
+
+    def _scale(self, y: np.ndarray) -> np.ndarray:
+        if self.FLOAT:
+            return y * 2.0**self._exp
+        return shift(y, self._exp)
+
+    def run_spk(self) -> None:
+        if not self._ready:
+            self._setup()
+        t = frame_step(self.time_step, self._frame_len)
+        if self._frame_len and t == 0:
+            self.a_buf[:] = 0
+        slot = (self.time_step - 1) % self.a_buf.shape[0]
+        self.a_out.send(self.a_buf[slot])
+        k = self._recv_counts()
+        if k is None or not k.any():
+            self.a_buf[slot] = 0
+        else:
+            self.a_buf[slot] = self._scale(self._op(k))
+
+
+for _i in range(MAX_STAGES):
+    setattr(
+        AbstractSynapseModel, f"s_in_{_i}", LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    )
+
+
+class _FixedOut:
+    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=64)
+    a_buf: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    FLOAT = False
+
+
+class _FloatOut:
+    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.float64)
+    a_buf: np.ndarray = LavaPyType(np.ndarray, np.float64)
+    FLOAT = True
+
+
+class _ConvOp:
+    def _make_op(self) -> Callable[[np.ndarray], np.ndarray]:
+        p = self.proc_params
+        return Conv2d(self.weight, p["stride"], p["padding"])
+
+
+class _AvgPoolOp:
+    def _make_op(self) -> Callable[[np.ndarray], np.ndarray]:
+        m, kernel = int(self.weight[0]), int(self.proc_params["kernel"])
+        return lambda k: avgpool2d(k, m, kernel)
+
+
+class _ConvTransposeOp:
+    def _make_op(self) -> Callable[[np.ndarray], np.ndarray]:
+        p = self.proc_params
+        return ConvTranspose2d(self.weight, p["stride"], p["padding"], p["output_padding"])
+
+
+def _models(proc: type, op: type) -> tuple[type, type]:
+    """Fixed- and floating-point models of one synapse process (same op, other scaling)."""
+
+    @implements(proc=proc, protocol=LoihiProtocol)
+    @requires(CPU)
+    @tag("fixed_pt")
+    class Fixed(_FixedOut, op, AbstractSynapseModel):
+        pass
+
+    @implements(proc=proc, protocol=LoihiProtocol)
+    @requires(CPU)
+    @tag("floating_pt")
+    class Float(_FloatOut, op, AbstractSynapseModel):
+        pass
+
+    for cls, kind in ((Fixed, "Fixed"), (Float, "Float")):
+        cls.__name__ = cls.__qualname__ = f"Py{proc.__name__}Model{kind}"
+    return Fixed, Float
+
+
+PyConvSynapseModelFixed, PyConvSynapseModelFloat = _models(ConvSynapse, _ConvOp)
+PyAvgPoolSynapseModelFixed, PyAvgPoolSynapseModelFloat = _models(AvgPoolSynapse, _AvgPoolOp)
+PyConvTransposeSynapseModelFixed, PyConvTransposeSynapseModelFloat = _models(
+    ConvTransposeSynapse, _ConvTransposeOp
+)
