@@ -143,6 +143,9 @@ def test_drive(syn):
     assert x.shape == y.shape == (1, 16, 16) and set(y.unique().tolist()) <= {0.0, 1.0}
     image, vessel, mask = next(te.eval_items())
     assert image.shape == (1, 58, 51) and vessel.shape == mask.shape == (58, 51)
+    x, v, m = te[1]
+    assert x.shape == v.shape == m.shape == (1, 58, 51) and m.dtype == torch.bool
+    assert torch.equal(v[0], torch.from_numpy(te.vessels[1]).float())
 
 
 def test_drive_preprocess_is_retina_unet():
@@ -163,6 +166,8 @@ def test_isbi(syn):
     # membrane (positive) is where the label image is 0
     img, mem, mask = next(te.eval_items())
     assert mask is None and mem.shape == (48, 48)
+    x, m = te[0]
+    assert x.shape == m.shape == (1, 48, 48) and torch.equal(m[0].bool(), torch.from_numpy(mem))
 
 
 def test_camseq(syn):
@@ -171,6 +176,8 @@ def test_camseq(syn):
     x, y = CamSeqPatches(tr, patch=32, seed=0)[1]
     assert x.shape == (3, 32, 32) and y.shape == (32, 32) and y.dtype == torch.int64
     assert int(y.max()) <= VOID and NUM_CLASSES == 11
+    x, y = te[0]
+    assert x.shape == (3, 40, 48) and y.shape == (40, 48) and y.dtype == torch.int64
 
 
 # --- tiling -----------------------------------------------------------------------------

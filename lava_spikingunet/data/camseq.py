@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 
 from lava_spikingunet.data.augment import ENDLESS, IndexSeededDataset, random_crop_origin
 from lava_spikingunet.data.imageio import read_image, read_label, to_float
@@ -33,8 +34,11 @@ SPLITS = ("train", "test", "all")
 
 
 @dataclass
-class CamSeqSplit:
-    """Frames of one split: ``images`` (HxWx3 uint8), ``labels`` (HxW int64), ``names``."""
+class CamSeqSplit(Dataset):
+    """Frames of one split: ``images`` (HxWx3 uint8), ``labels`` (HxW int64), ``names``.
+
+    Item ``i``: ``(image (3, H, W), label (H, W) int64)``.
+    """
 
     images: list[np.ndarray]
     labels: list[np.ndarray]
@@ -42,6 +46,9 @@ class CamSeqSplit:
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(to_float(self.images[i])), torch.from_numpy(self.labels[i])
 
     @classmethod
     def load(

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 
 from lava_spikingunet.data.augment import ENDLESS, IndexSeededDataset, random_crop_origin
 from lava_spikingunet.data.imageio import read_image
@@ -64,8 +65,11 @@ def _stem_id(path: Path) -> str:
 
 
 @dataclass
-class DriveSplit:
-    """One DRIVE split, preprocessed: ``images`` (HxW float32), ``vessels``, ``masks`` (bool)."""
+class DriveSplit(Dataset):
+    """One DRIVE split, preprocessed: ``images`` (HxW float32), ``vessels``, ``masks`` (bool).
+
+    Item ``i``: ``(image (1, H, W), vessel (1, H, W) float32 in {0, 1}, FOV (1, H, W) bool)``.
+    """
 
     images: list[np.ndarray]
     vessels: list[np.ndarray]
@@ -74,6 +78,13 @@ class DriveSplit:
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return (
+            torch.from_numpy(self.images[i][None]),
+            torch.from_numpy(self.vessels[i][None].astype(np.float32)),
+            torch.from_numpy(self.masks[i][None]),
+        )
 
     @classmethod
     def load(cls, data_root: str | Path | None, split: str) -> DriveSplit:

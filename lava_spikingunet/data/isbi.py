@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 
 from lava_spikingunet.data.augment import (
     ENDLESS,
@@ -41,8 +42,11 @@ def _slice_index(path: Path) -> int:
 
 
 @dataclass
-class IsbiSplit:
-    """Slices of one split: ``images`` (HxW uint8), ``membranes`` (HxW bool), ``slices``."""
+class IsbiSplit(Dataset):
+    """Slices of one split: ``images`` (HxW uint8), ``membranes`` (HxW bool), ``slices``.
+
+    Item ``i``: ``(image (1, H, W), membrane (1, H, W) float32 in {0, 1})``.
+    """
 
     images: list[np.ndarray]
     membranes: list[np.ndarray]
@@ -50,6 +54,10 @@ class IsbiSplit:
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        membrane = self.membranes[i][None].astype(np.float32)
+        return torch.from_numpy(to_float(self.images[i])), torch.from_numpy(membrane)
 
     @classmethod
     def load(cls, data_root: str | Path | None, split: str, test_slices=TEST_SLICES) -> IsbiSplit:
