@@ -447,3 +447,34 @@ def test_netx_own_loader_cannot_read_it(good, tmp_path):
                 src.copy(src[lay], f["layer"], name="1")
             with pytest.raises(NotImplementedError, match=kind):
                 hdf5.Network(net_config=str(probe))
+
+
+def test_non_adjacent_single_source_and_fan_out(tmp_path):
+    """A node fed only by a far layer gets a one-part concat; a layer may feed several."""
+    from lava_spikingunet.graph.ir import GraphMeta, InputNode
+
+    rng = np.random.default_rng(3)
+    g = SpikingGraph(GraphMeta(task="segment", timesteps=3, neuron_form="cascade"))
+    g.add_node("input", InputNode((1, 4, 4)))
+    for n in ("a", "b", "c"):
+        g.add_node(n, NeuronNode((2, 4, 4), rng.normal(size=2), n_thresholds=2, theta1=1.0))
+    g.add_node("head", ReadoutNode((3, 4, 4), rng.normal(size=3)))
+    g.add_edge("input", "a", ConvEdge(weight=rng.normal(size=(2, 1, 3, 3)), padding=1, static=True))
+    g.add_edge("a", "b", ConvEdge(weight=rng.normal(size=(2, 2, 1, 1))))
+    g.add_edge("a", "c", ConvEdge(weight=rng.normal(size=(2, 2, 3, 3)), padding=1, delay=2))
+    g.add_edge("b", "head", ConvEdge(weight=rng.normal(size=(3, 2, 1, 1))))
+    g.add_edge("c", "head", ConvEdge(weight=rng.normal(size=(3, 2, 1, 1)), delay=0))
+    fake_quantize(g, seed=3)
+    path = export_netx(g, tmp_path / "dag.h5", include_float=True)
+    with h5py.File(path, "r") as f:
+        types = [f[f"layer/{i}/type"][0].decode() for i in range(len(f["layer"]))]
+        assert types == ["input", "conv", "concat", "conv", "concat", "conv"]
+        assert f["layer/2/layers"][()].tolist() == [0]
+        assert f["layer/4/layers"][()].tolist() == [1, 3]
+    assert_graph_equal(g, load_netx(path))
+    # joining parts of different kernel sizes is refused at export
+    g.edge("c", "head").weight = rng.normal(size=(3, 2, 3, 3))
+    g.edge("c", "head").padding = 1
+    g.edge("c", "head").mant = rng.integers(-5, 5, (3, 2, 3, 3))
+    with pytest.raises(UserError, match="joins only conv edges of equal kernel"):
+        export_netx(g, tmp_path / "bad.h5")

@@ -67,6 +67,8 @@ def _resolve_profile(graph: SpikingGraph, profile: Any) -> Any:
         from lava_spikingunet.hw import load_profile
 
         profile = load_profile(profile)
+    if not all(hasattr(profile, a) for a in ("name", "weights", "neuron", "as_dict")):
+        raise UserError(f"not a hardware profile: {profile!r} (give a name or HardwareProfile)")
     return profile
 
 
