@@ -131,20 +131,32 @@ def headroom(
     graph: SpikingGraph,
     frames: Any,
     timesteps: int | None = None,
+    delays: tuple[str, ...] = ("graph",),
     batch: int = 4,
     warn: bool = True,
 ) -> HeadroomReport:
-    """Run the integer reference on ``frames`` ``(B, C, H, W)`` and report the headroom."""
+    """Run the integer reference on ``frames`` ``(B, C, H, W)`` and report the headroom.
+
+    Every node runs on every step of the frame (as on Lava). ``delays``: the delay
+    settings to cover (``graph``, ``native``, ``balanced``, ``zero``); the report keeps
+    the worst case over all of them.
+    """
     import numpy as np
 
     from lava_spikingunet.reference.input_current import check_frames
+    from lava_spikingunet.reference.module import with_delays
     from lava_spikingunet.reference.simulator import LayerStats, simulate
 
     x = check_frames(graph, frames)
     merged: dict[str, LayerStats] = {}
     steps = int(timesteps if timesteps is not None else graph.meta.timesteps)
-    for i in range(0, x.shape[0], batch):
-        res = simulate(graph, np.ascontiguousarray(x[i : i + batch]), timesteps=steps)
+    runs = [
+        (with_delays(graph, d), np.ascontiguousarray(x[i : i + batch]))
+        for d in delays
+        for i in range(0, x.shape[0], batch)
+    ]
+    for g, xb in runs:
+        res = simulate(g, xb, timesteps=steps, all_steps=True)
         for name, st in res.stats.items():
             m = merged.setdefault(name, LayerStats())
             m.max_abs_state = max(m.max_abs_state, st.max_abs_state)

@@ -245,6 +245,8 @@ def quantize_graph(
         )
     if clipped_bias:
         warnings.warn(f"biases clipped to the profile's bias format: {clipped_bias}", stacklevel=2)
+    if not isinstance(profile, FixedPointFormat):
+        q.meta.extra["hw_profile"] = fmt.name  # what the netx exporter reads
     q.meta.extra["fixed_point"] = {
         "format": fmt.to_dict(),
         "theta_unit_bits": bits,
@@ -264,11 +266,14 @@ def _scale(graph: SpikingGraph, name: str) -> float:
 
 
 def graph_format(graph: SpikingGraph) -> FixedPointFormat:
-    """The format a quantized graph was made for (``meta.extra["fixed_point"]``)."""
+    """The format a quantized graph was made for: ``meta.extra["fixed_point"]["format"]``,
+    else the profile named by ``meta.extra["hw_profile"]``."""
     info = graph.meta.extra.get("fixed_point")
-    if not info or "format" not in info:
-        raise ValueError("graph is not quantized (no meta.extra['fixed_point'])")
-    return FixedPointFormat.from_dict(info["format"])
+    if info and "format" in info:
+        return FixedPointFormat.from_dict(info["format"])
+    if graph.meta.extra.get("hw_profile"):
+        return FixedPointFormat.from_profile(str(graph.meta.extra["hw_profile"]))
+    raise ValueError("graph is not quantized (no meta.extra['fixed_point'] or 'hw_profile')")
 
 
 def dequantize_graph(graph: SpikingGraph) -> SpikingGraph:

@@ -167,7 +167,7 @@ def _windows(graph: SpikingGraph, start: dict[str, int], total: int, full: bool)
         else:
             hi[n] = max(hi[m] - delay for m, delay in outs)
         hi[n] = min(total, max(hi[n], start[n]))
-    return {n: (start[n], hi[n]) for n in graph.order()}
+    return {n: (min(start[n], total), hi[n]) for n in graph.order()}
 
 
 def simulate(
@@ -178,6 +178,7 @@ def simulate(
     timesteps: int | None = None,
     quantized: bool = True,
     record_spikes: bool = False,
+    all_steps: bool = False,
     chunk_elems: int = CHUNK_ELEMS,
     float_dtype: torch.dtype = torch.float32,
 ) -> ReferenceResult:
@@ -188,6 +189,9 @@ def simulate(
     float mode) instead of ``x``. ``timesteps``: ``T`` (default ``graph.meta.timesteps``);
     a frame costs ``start(readout) + T`` steps with the graph's delays as they are.
     ``record_spikes``: keep every neuron's counts at every step (uint8).
+    ``all_steps``: run every node on every step of the frame, as Lava does (implied by
+    ``record_spikes``); otherwise only the steps that can reach the readout window run
+    (same output, less work; the stats then cover those steps only).
     """
     steps = int(timesteps if timesteps is not None else graph.meta.timesteps)
     if steps < 1:
@@ -214,7 +218,7 @@ def simulate(
 
     start = start_steps(graph)
     total = start[graph.readout_name] + steps
-    window = _windows(graph, start, total, record_spikes)
+    window = _windows(graph, start, total, record_spikes or all_steps)
     counts: dict[str, torch.Tensor] = {}
     users = {n: graph.g.out_degree(n) for n in graph.g.nodes}
     stats: dict[str, LayerStats] = {}
