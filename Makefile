@@ -17,7 +17,7 @@ $(STAMP): $(REQS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet -r requirements/runtime.txt -r requirements/dev.txt
 	$(PIP) install --quiet --no-deps --ignore-requires-python -r requirements/lava.txt
-	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	$(PIP) install --quiet --no-deps --no-build-isolation -e . --config-settings editable_mode=compat
 	$(PY) -c "import lava_spikingunet.lava_compat as c; c.require_lava(); print('lava OK')"
 	@touch $(STAMP)
 

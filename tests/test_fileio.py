@@ -25,3 +25,12 @@ def test_failed_write_leaves_nothing(tmp_path):
             raise RuntimeError("boom")
     assert not target.exists()
     assert list(target.parent.iterdir()) == []
+
+
+def test_written_files_get_the_usual_mode(tmp_path):
+    import os
+
+    p = write_text_atomic(tmp_path / "c.txt", "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert p.stat().st_mode & 0o777 == 0o666 & ~umask
