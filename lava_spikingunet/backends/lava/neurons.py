@@ -229,19 +229,21 @@ class _MTNeuronModel(PyLoihiProcessModel):
     def run_spk(self) -> None:
         p = self.proc_params
         t = frame_step(self.time_step, p["frame_len"])
+        v = self.v  # updated in place (65k neurons: every temporary costs)
         if p["frame_len"] and t == 0:
-            self.v[:] = 0
-        cur = self.a_in.recv()
+            v[:] = 0
+        v += self.a_in.recv()
         if t >= p["start"]:
-            cur = cur + self.bias
+            v += self.bias
         theta, kmax = p["theta_unit_int"], (1 << p["n_thresholds"]) - 1
-        v = self.v + cur
+        sh = theta.bit_length() - 1
         if self.FLOAT:
-            k = np.clip(np.floor(v / theta), 0, kmax)
+            k = np.floor(v / theta)
         else:
-            v = np.clip(v, *sat_bounds(p["v_bits"]))
-            k = np.clip(v // theta, 0, kmax)
-        self.v[:] = v - k * theta
+            np.clip(v, *sat_bounds(p["v_bits"]), out=v)
+            k = v >> sh if theta == 1 << sh else v // theta  # floor division
+        np.clip(k, 0, kmax, out=k)
+        v -= k << sh if (theta == 1 << sh and not self.FLOAT) else k * theta
         k = k.astype(np.int32)
         self.s_out.send(k)
         if t < p["record_steps"]:

@@ -47,7 +47,6 @@ from lava_spikingunet.backends.lava.numpy_ops import (
     avgpool2d,
     conv2d_output_shape,
     conv_transpose2d_output_shape,
-    shift,
 )
 
 __all__ = [
@@ -305,10 +304,15 @@ class AbstractSynapseModel(PyLoihiProcessModel):
             k = s if k is None else k + s
         return k
 
-    def _scale(self, y: np.ndarray) -> np.ndarray:
+    def _scale_into(self, y: np.ndarray, out: np.ndarray) -> None:
+        """``out[:] = shift(y, exp)`` (fixed) or ``y * 2**exp`` (float), without temporaries."""
+        e = self._exp
         if self.FLOAT:
-            return y * 2.0**self._exp
-        return shift(y, self._exp)
+            np.multiply(y, 2.0**e, out=out)
+        elif e >= 0:
+            np.left_shift(y, e, out=out)
+        else:
+            np.right_shift(y, -e, out=out)
 
     def run_spk(self) -> None:
         if not self._ready:
@@ -317,12 +321,12 @@ class AbstractSynapseModel(PyLoihiProcessModel):
         if self._frame_len and t == 0:
             self.a_buf[:] = 0
         slot = (self.time_step - 1) % self.a_buf.shape[0]
-        self.a_out.send(self.a_buf[slot])
+        self.a_out.send(self.a_buf[slot])  # result of step t - delay (send first: no deadlock)
         k = self._recv_counts()
         if k is None or not k.any():
             self.a_buf[slot] = 0
         else:
-            self.a_buf[slot] = self._scale(self._op(k))
+            self._scale_into(self._op(k), self.a_buf[slot])
 
 
 for _i in range(MAX_STAGES):
