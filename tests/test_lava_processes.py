@@ -296,6 +296,35 @@ def test_delays_pool_convT_skip_and_frames(no_leftover_processes) -> None:
     assert not np.array_equal(refs[0].acc["out"], refs[1].acc["out"])
 
 
+def test_new_frame_through_encoder_var(no_leftover_processes) -> None:
+    """Frame by frame: run a frame, read the readout, ``set`` the encoder's Var, run again."""
+    rng = np.random.default_rng(5)
+    frame_len = 6
+    frames = rng.integers(-20, 120, size=(2, 1, 3, 3))
+    w = rng.integers(-30, 31, size=(2, 1, 3, 3))
+    neurons = {"n": RNeuron((1, 3, 3), n=3, theta=8, bias=np.array([0]), start=0)}
+    readouts = {"out": RReadout((2, 3, 3), bias=np.array([1, -1]), start=1, steps=5)}
+    edges = [REdge("n", "out", lambda k: ops.conv2d(k, w, 1, 1), -1, 1)]
+    enc = StaticInputEncoder(current=frames[0], frame_len=frame_len)
+    neuron = _neuron(False, neurons["n"], 0, frame_len)
+    syn = ConvSynapse(weight=w, in_shape=(1, 3, 3), weight_exp=-1, padding=1, frame_len=frame_len)
+    r = readouts["out"]
+    out = Readout(shape=r.shape, bias=r.bias, start=r.start, steps=r.steps, frame_len=frame_len)
+    enc.a_out.connect(neuron.a_in)
+    connect_source(neuron, syn)
+    syn.a_out.connect(out.a_in)
+    got = []
+    with lava_session(out):
+        for f in range(2):
+            if f:
+                enc.current.set(frames[f])
+            _run(out, frame_len)
+            got.append(_get(out.acc))
+    for f in range(2):
+        ref = ref_simulate(neurons, readouts, edges, {"n": frames[f]}, frame_len)
+        np.testing.assert_array_equal(got[f], ref.acc["out"], err_msg=f"frame {f}")
+
+
 @pytest.mark.parametrize("n", [4, 1])
 def test_cascade_equals_fused_on_random_currents(n, no_leftover_processes) -> None:
     """Random currents per step (incl. saturation of v and of k), two frames: the cascade's

@@ -8,13 +8,15 @@ Every synapse process has the same interface:
   (a shift), so ``k = sum_i s_i << (n_stage_inputs - 1 - i)``. Connecting a port
   ``i >= n_stage_inputs`` is an error. Unconnected ports cost nothing.
 - ``a_out`` (OutPort, ``out_shape``, int64): the current ``shift(W (*) k, weight_exp)``.
-- Var ``weight`` (the integer mantissa) and Var ``a_buf`` ``(delay, *out_shape)``: the
-  pending results.
+- Vars: ``weight`` (the integer mantissa), ``a_buf`` (``out_shape``: the result to send
+  next step), ``k_buf`` (``(delay - 1, *in_shape)`` int32: the inputs still waiting; a
+  ``(1,)`` dummy for delay 1).
 
 Timing: a synapse with delay ``d`` delivers at step ``t`` what its input was at
 ``t - d``. In ``run_spk`` it first SENDS the result computed ``d`` steps ago, then
 RECEIVES this step's spikes and computes (like Lava's Dense), so loops cannot deadlock
-and the native delay is 1; ``d > 1`` keeps ``d - 1`` more results in the ring ``a_buf``.
+and the native delay is 1; ``d > 1`` keeps the last ``d - 1`` inputs in the ring ``k_buf``
+(inputs, not results: int32 spike counts are smaller than int64 currents).
 With ``frame_len > 0`` the ring is cleared at every frame start.
 """
 
@@ -119,7 +121,8 @@ class AbstractSynapse(CheckedProcess):
             setattr(self, f"s_in_{i}", StageInPort(in_shape, i, n_stage_inputs))
         self.a_out = OutPort(shape=out_shape)
         self.weight = Var(shape=weight.shape, init=weight)
-        self.a_buf = Var(shape=(int(delay), *out_shape), init=0)
+        self.a_buf = Var(shape=out_shape, init=0)
+        self.k_buf = Var(shape=(int(delay) - 1, *in_shape) if delay > 1 else (1,), init=0)
 
     def stage_in(self, i: int) -> InPort:
         """The binary stage InPort ``s_in_i``."""
@@ -267,6 +270,7 @@ class AbstractSynapseModel(PyLoihiProcessModel):
 
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     weight: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    k_buf: np.ndarray = LavaPyType(np.ndarray, np.int32)
     FLOAT = False
 
     def __init__(self, proc_params) -> None:
@@ -282,6 +286,7 @@ class AbstractSynapseModel(PyLoihiProcessModel):
         p = self.proc_params
         self._frame_len = int(p["frame_len"])
         self._exp = int(p["weight_exp"])
+        self._delay = int(p["delay"])
         n = int(p["n_stage_inputs"])
         self._stages = []
         for i in range(MAX_STAGES):
@@ -318,15 +323,18 @@ class AbstractSynapseModel(PyLoihiProcessModel):
         if not self._ready:
             self._setup()
         t = frame_step(self.time_step, self._frame_len)
-        if self._frame_len and t == 0:
+        if self._frame_len and t == 0:  # new frame: drop everything pending
             self.a_buf[:] = 0
-        slot = (self.time_step - 1) % self.a_buf.shape[0]
-        self.a_out.send(self.a_buf[slot])  # result of step t - delay (send first: no deadlock)
+            self.k_buf[:] = 0
+        self.a_out.send(self.a_buf)  # result of step t - delay (send first: no deadlock)
         k = self._recv_counts()
+        if self._delay > 1 and k is not None:  # swap k(t) for k(t + 1 - delay)
+            slot = (self.time_step - 1) % (self._delay - 1)
+            k, self.k_buf[slot] = self.k_buf[slot].copy(), k
         if k is None or not k.any():
-            self.a_buf[slot] = 0
+            self.a_buf[:] = 0
         else:
-            self._scale_into(self._op(k), self.a_buf[slot])
+            self._scale_into(self._op(k), self.a_buf)
 
 
 for _i in range(MAX_STAGES):
