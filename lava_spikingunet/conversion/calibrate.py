@@ -26,20 +26,27 @@ from lava_spikingunet.graph.from_unet import activation_points
 
 
 class ValueSample:
-    """Bounded uniform random sample of a stream of values, plus exact max and count."""
+    """Bounded uniform random sample of a stream of values, plus exact max and count.
+
+    Bottom-k sampling: every value gets a uniform random key and the ``max_samples``
+    smallest keys are kept. The buffer may grow to twice that between prunes; values
+    whose key is not below the last prune's largest kept key can never be kept and are
+    dropped on arrival.
+    """
 
     def __init__(self, max_samples: int | None, generator: torch.Generator) -> None:
         self.max_samples = max_samples
         self.generator = generator
         self.values = torch.empty(0)
         self.keys = torch.empty(0)
+        self.cutoff = float("inf")
         self.count = 0
         self.max = -float("inf")
 
     @property
     def exact(self) -> bool:
-        """True while every value seen is in the sample."""
-        return self.values.numel() == self.count
+        """True when every value seen is in the sample."""
+        return self.max_samples is None or self.count <= self.max_samples
 
     def add(self, x: torch.Tensor) -> None:
         v = x.detach().reshape(-1).float().cpu()
@@ -51,14 +58,24 @@ class ValueSample:
             self.values = torch.cat([self.values, v])
             return
         keys = torch.rand(v.numel(), generator=self.generator)
-        if self.values.numel() >= self.max_samples:
-            keep = keys < self.keys.max()
+        if self.cutoff < float("inf"):
+            keep = keys < self.cutoff
             v, keys = v[keep], keys[keep]
-        values, keys = torch.cat([self.values, v]), torch.cat([self.keys, keys])
-        if values.numel() > self.max_samples:
-            keys, idx = torch.topk(keys, self.max_samples, largest=False, sorted=False)
-            values = values[idx]
-        self.values, self.keys = values, keys
+        self.values, self.keys = torch.cat([self.values, v]), torch.cat([self.keys, keys])
+        if self.values.numel() > 2 * self.max_samples:
+            self.prune()
+
+    def prune(self) -> None:
+        """Keep exactly the ``max_samples`` smallest keys."""
+        if self.max_samples is None or self.values.numel() <= self.max_samples:
+            return
+        keys, idx = torch.topk(self.keys, self.max_samples, largest=False, sorted=False)
+        self.values, self.keys = self.values[idx], keys
+        self.cutoff = float(keys.max())
+
+    def sample(self) -> torch.Tensor:
+        self.prune()
+        return self.values
 
     def percentile(self, q: float) -> float:
         return percentile_of([self], q)
@@ -73,7 +90,7 @@ def percentile_of(samples: list[ValueSample], q: float) -> float:
     """
     if q >= 100:
         return max(s.max for s in samples)
-    values = torch.cat([s.values for s in samples]).double().numpy()
+    values = torch.cat([s.sample() for s in samples]).double().numpy()
     if values.size == 0:
         raise ValueError("no calibration values recorded")
     return float(np.percentile(values, q))

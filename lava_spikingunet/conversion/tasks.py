@@ -76,27 +76,59 @@ def task_extra(task) -> dict[str, Any]:
     return extra
 
 
+def center_crop(item, size: int | None):
+    """Crop every array / tensor of a test item to its central ``size x size`` window."""
+    if size is None:
+        return item
+
+    def crop(a):
+        if a is None or not hasattr(a, "shape") or len(a.shape) < 2:
+            return a
+        h, w = a.shape[-2:]
+        y, x = max(0, (h - size) // 2), max(0, (w - size) // 2)
+        return a[..., y : y + size, x : x + size]
+
+    return tuple(crop(a) for a in item)
+
+
+class _Cropped(torch.utils.data.Dataset):
+    def __init__(self, data, size: int | None) -> None:
+        self.data, self.size = data, size
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i):
+        return center_crop(self.data[i], self.size)
+
+
 def evaluate(
-    task, model: nn.Module, limit: int | None = None, sigmas=(25,), with_ssim: bool = False
+    task,
+    model: nn.Module,
+    limit: int | None = None,
+    sigmas=(25,),
+    with_ssim: bool = False,
+    crop: int | None = None,
 ) -> dict[str, Any]:
     """The task's test metrics of ``model`` on the first ``limit`` test images.
 
     Denoising: PSNR (and SSIM) per ``sigma``; binary segmentation: pooled F1 etc.;
-    CamSeq01: mIoU and pixel accuracy (void excluded).
+    CamSeq01: mIoU and pixel accuracy (void excluded). ``crop``: evaluate on the central
+    ``crop x crop`` window of each image (quick comparisons).
     """
     from lava_spikingunet.training import evaluate as ev
     from lava_spikingunet.training.tasks import BinarySegTask, CamSeqTask, DenoiseTask
 
     if isinstance(task, DenoiseTask):
-        return ev.evaluate_denoise(model, task.test_sets(list(sigmas)), limit, with_ssim)
+        sets = {s: _Cropped(d, crop) for s, d in task.test_sets(list(sigmas)).items()}
+        return ev.evaluate_denoise(model, sets, limit, with_ssim)
+    items = (center_crop(it, crop) for it in task.test_split.eval_items(limit))
     if isinstance(task, BinarySegTask):
-        return ev.evaluate_binary(model, task.test_split.eval_items(limit))
+        return ev.evaluate_binary(model, items)
     if isinstance(task, CamSeqTask):
         from lava_spikingunet.data import camseq
 
-        out = ev.evaluate_multiclass(
-            model, task.test_split.eval_items(limit), camseq.NUM_CLASSES, camseq.VOID
-        )
+        out = ev.evaluate_multiclass(model, items, camseq.NUM_CLASSES, camseq.VOID)
         out.pop("iou_per_class", None)
         return out
     raise TypeError(f"unknown task type {type(task).__name__}")
