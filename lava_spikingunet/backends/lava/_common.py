@@ -90,3 +90,30 @@ def check_common(delay: int | None = None, frame_len: int = 0) -> None:
         raise ValueError(f"synapse delay must be >= 1 (delay 0 is the encoder), got {delay}")
     if int(frame_len) < 0:
         raise ValueError(f"frame_len must be >= 0, got {frame_len}")
+
+
+def write_probe(model, index: int, value: np.ndarray) -> None:
+    """Write ``value`` at ``index`` of the model's probe file, if it has one.
+
+    A probe is a memory-mapped file (path in the process parameter ``probe_path``, dtype
+    ``probe_dtype``, shape ``(probe_len, *shape)``) that the host creates before the run
+    and reads after it. Lava's ``Var.get`` sends an array one value per message (about
+    17 us a value), far too slow for whole spike histories; a shared mapping is not.
+    """
+    p = model.proc_params
+    path = p.get("probe_path")
+    if not path or not 0 <= index < p["probe_len"]:
+        return
+    probe = getattr(model, "_probe", None)
+    if probe is None:
+        shape = (p["probe_len"], *np.shape(value))
+        probe = np.memmap(path, dtype=p["probe_dtype"], mode="r+", shape=shape)
+        model._probe = probe
+    probe[index] = value
+
+
+def probe_params(probe_path: str | None, probe_len: int, dtype: str) -> dict:
+    """Process parameters of a probe (see :func:`write_probe`)."""
+    if probe_path is not None and int(probe_len) < 1:
+        raise ValueError("a probe needs probe_len >= 1")
+    return {"probe_path": probe_path, "probe_len": int(probe_len), "probe_dtype": dtype}

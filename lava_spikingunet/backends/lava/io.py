@@ -29,8 +29,10 @@ from lava_spikingunet.backends.lava._common import (
     frame_step,
     int_array,
     per_channel,
+    probe_params,
     record_shape,
     sat_bounds,
+    write_probe,
 )
 
 __all__ = ["Readout", "StaticInputEncoder"]
@@ -86,6 +88,8 @@ class Readout(CheckedProcess):
         acc_bits: int = 24,
         frame_len: int = 0,
         record_frames: int = 0,
+        probe_path: str | None = None,
+        probe_len: int = 0,
         name: str | None = None,
     ) -> None:
         shape = as_shape(shape)
@@ -103,6 +107,7 @@ class Readout(CheckedProcess):
             frame_len=int(frame_len),
             record_frames=int(record_frames),
             name=name,
+            **probe_params(probe_path, probe_len, "int64"),
         )
         self.shape = shape
         self.a_in = InPort(shape=shape)
@@ -151,8 +156,10 @@ class _ReadoutModel(PyLoihiProcessModel):
             acc = self.acc + cur + self.bias
             self.acc[:] = acc if self.FLOAT else np.clip(acc, *sat_bounds(p["acc_bits"]))
             f = frame_index(self.time_step, p["frame_len"])
-            if t == p["start"] + p["steps"] - 1 and f < p["record_frames"]:
-                self.acc_frames[f] = self.acc
+            if t == p["start"] + p["steps"] - 1:
+                if f < p["record_frames"]:
+                    self.acc_frames[f] = self.acc
+                write_probe(self, f, self.acc)
 
 
 @implements(proc=Readout, protocol=LoihiProtocol)

@@ -39,11 +39,13 @@ from lava_spikingunet.backends.lava._common import (
     check_common,
     frame_step,
     per_channel,
+    probe_params,
     record_shape,
     sat_bounds,
+    write_probe,
 )
 
-__all__ = ["MTCascadeNeuron", "MTIntegrator", "MTNeuron", "MTStage"]
+__all__ = ["MTCascadeNeuron", "MTIntegrator", "MTNeuron", "MTStage", "stage_probe_path"]
 
 
 def _check_neuron(n_thresholds: int, theta_unit_int: int, start: int, v_bits: int) -> None:
@@ -80,6 +82,8 @@ class MTNeuron(CheckedProcess):
         v_bits: int = 24,
         frame_len: int = 0,
         record_steps: int = 0,
+        probe_path: str | None = None,
+        probe_len: int = 0,
         name: str | None = None,
     ) -> None:
         shape = as_shape(shape)
@@ -94,6 +98,7 @@ class MTNeuron(CheckedProcess):
             frame_len=int(frame_len),
             record_steps=int(record_steps),
             name=name,
+            **probe_params(probe_path, probe_len, "uint8"),
         )
         self.shape = shape
         self.a_in = InPort(shape=shape)
@@ -150,6 +155,8 @@ class MTStage(CheckedProcess):
         buffered: bool = False,
         frame_len: int = 0,
         record_steps: int = 0,
+        probe_path: str | None = None,
+        probe_len: int = 0,
         name: str | None = None,
     ) -> None:
         shape = as_shape(shape)
@@ -163,6 +170,7 @@ class MTStage(CheckedProcess):
             frame_len=int(frame_len),
             record_steps=int(record_steps),
             name=name,
+            **probe_params(probe_path, probe_len, "uint8"),
         )
         self.r_in = InPort(shape=shape)
         self.r_out = OutPort(shape=shape)
@@ -191,6 +199,8 @@ class MTCascadeNeuron(CheckedProcess):
         v_bits: int = 24,
         frame_len: int = 0,
         record_steps: int = 0,
+        probe_path: str | None = None,
+        probe_len: int = 0,
         name: str | None = None,
     ) -> None:
         shape = as_shape(shape)
@@ -205,6 +215,7 @@ class MTCascadeNeuron(CheckedProcess):
             frame_len=int(frame_len),
             record_steps=int(record_steps),
             name=name,
+            **probe_params(probe_path, probe_len, "uint8"),
         )
         self.shape = shape
         self.a_in = InPort(shape=shape)
@@ -218,6 +229,11 @@ class MTCascadeNeuron(CheckedProcess):
     def stage_out(self, i: int) -> OutPort:
         """The binary OutPort ``s_out_i`` of stage ``i`` (0-based, most significant first)."""
         return getattr(self, f"s_out_{i}")
+
+
+def stage_probe_path(probe_path: str | None, i: int) -> str | None:
+    """Probe file of stage ``i`` of a cascade neuron whose probe is ``probe_path``."""
+    return None if probe_path is None else f"{probe_path}.stage{i}"
 
 
 # --------------------------------------------------------------------------------- models
@@ -248,6 +264,7 @@ class _MTNeuronModel(PyLoihiProcessModel):
         self.s_out.send(k)
         if t < p["record_steps"]:
             self.spikes[t] = k
+        write_probe(self, self.time_step - 1, k)
 
 
 @implements(proc=MTNeuron, protocol=LoihiProtocol)
@@ -328,6 +345,7 @@ class _MTStageModel(PyLoihiProcessModel):
         t = frame_step(self.time_step, p["frame_len"])
         if t < p["record_steps"]:
             self.spikes[t] = s
+        write_probe(self, self.time_step - 1, s)
 
 
 @implements(proc=MTStage, protocol=LoihiProtocol)
@@ -370,6 +388,8 @@ class SubMTCascadeNeuronModel(AbstractSubProcessModel):
                 buffered=(i == n - 1),
                 frame_len=fl,
                 record_steps=p["record_steps"],
+                probe_path=stage_probe_path(p["probe_path"], i),
+                probe_len=p["probe_len"],
             )
             setattr(self, f"stage_{i}", stage)  # attributes: find_sub_procs scans dir(self)
             stages.append(stage)
