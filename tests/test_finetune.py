@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 
@@ -67,10 +68,14 @@ def test_finetuning_lowers_the_short_t_loss_on_a_fixed_batch():
     assert again.losses == res.losses
 
 
-def test_time_budget_stops_early():
+def test_time_budget_stops_early_and_stale_integers_are_dropped():
     graph, x, clean = _denoiser()
+    for _, _, e in graph.edges():
+        e.mant, e.exp = np.zeros(np.shape(e.weight), dtype=np.int64), 0
     res = finetune(graph, itertools.repeat((x, clean)), FinetuneConfig(steps=50, time_budget=0))
     assert res.steps == 0 and res.stopped == "time budget"
+    assert all(e.mant is None and e.exp is None for _, _, e in res.graph.edges())
+    assert all(e.mant is not None for _, _, e in graph.edges())
 
 
 def test_segmentation_losses_and_custom_loss_fn():

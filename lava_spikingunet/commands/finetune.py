@@ -62,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     graph = load_graph(args.model)
     if graph.is_quantized:
-        print("note: the model is quantized; fine-tuning changes its float weights only")
+        print(
+            "note: the model is quantized; the fine-tuned one keeps float weights only "
+            "(quantize it again)"
+        )
     task_name = args.task or graph.meta.extra.get("task_name")
     if not task_name:
         raise UserError(f"{args.model} names no task; pass --task")

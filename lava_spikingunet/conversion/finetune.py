@@ -84,6 +84,15 @@ def surrogate_forward(
     return y
 
 
+def strip_quantization(graph: SpikingGraph) -> None:
+    """Drop integer weights and biases (stale once the float ones change); node scales stay."""
+    for _, _, e in graph.edges():
+        e.mant, e.exp = None, None
+    for n in graph.g.nodes:
+        if hasattr(graph.node(n), "bias_int"):
+            graph.node(n).bias_int = None
+
+
 class SurrogateModule(nn.Module):
     """``forward(x)``: the spiking readout at ``timesteps`` with the surrogate gradient."""
 
@@ -188,6 +197,7 @@ def finetune(
         bar.close()
     result.seconds = time.monotonic() - t_start
     write_back(tuned, tensors)
+    strip_quantization(tuned)
     tuned.meta.timesteps = T
     tuned.meta.extra["finetune"] = asdict(cfg) | {
         "timesteps": T,
