@@ -174,18 +174,26 @@ def simulate(
                 acc = torch.zeros(step_shape, dtype=dtype)
             for t0 in range(lo, hi, chunk):
                 t1 = min(hi, t0 + chunk)
-                cur = torch.zeros((t1 - t0, *step_shape), dtype=dtype)
+                cur = None
                 for s, e in ins:
                     d = e.delay
                     if s in static:
-                        cur[max(t0, d) - t0 :] += static[s]
-                        continue
-                    a, b = max(t0 - d, 0), t1 - d
-                    if b <= a:
-                        continue
-                    src = hist[s][a:b].to(dtype).flatten(0, 1)
-                    out = apply_edge(e, src, tensors.weights[s, n])
-                    cur[a + d - t0 :] += out.view(b - a, *step_shape)
+                        first, out = max(t0, d) - t0, static[s]
+                    else:
+                        a, b = max(t0 - d, 0), t1 - d
+                        if b <= a:
+                            continue
+                        src = hist[s][a:b].to(dtype).flatten(0, 1)
+                        out = apply_edge(e, src, tensors.weights[s, n]).view(b - a, *step_shape)
+                        first = a + d - t0
+                        if cur is None and first == 0:
+                            cur = out  # a fresh tensor covering the whole chunk: reuse it
+                            continue
+                    if cur is None:
+                        cur = torch.zeros((t1 - t0, *step_shape), dtype=dtype)
+                    cur[first:] += out
+                if cur is None:
+                    cur = torch.zeros((t1 - t0, *step_shape), dtype=dtype)
                 cur += bias
                 if isinstance(op, NeuronNode):
                     _, v = mt_scan(
