@@ -14,7 +14,7 @@ training code's evaluation. Writes ``benchmarks/results/conversion.json`` and ``
 after every task. ``--quick``: 3 test images, central 256x256 crops, 20 fine-tuning
 steps, so a task takes minutes on 2 CPU cores.
 
-    .venv/bin/python benchmarks/conversion_tables.py --quick
+    .venv/bin/python -m benchmarks.conversion_tables --quick
 """
 
 from __future__ import annotations
