@@ -351,6 +351,28 @@ class SpikingGraph:
             if isinstance(e, ConvEdge) and e.static != (src == self.input_name):
                 raise ValueError(f"edge {src}->{dst}: only edges from the input are static")
 
+    def resized(self, height: int, width: int) -> SpikingGraph:
+        """The same network for ``height x width`` frames (weights shared, shapes redone).
+
+        Convolutional graphs do not depend on the frame size except through node shapes;
+        each node's shape is re-derived from its first in-edge.
+        """
+        import copy
+        import dataclasses
+
+        c = self.node(self.input_name).shape[0]
+        out = SpikingGraph(copy.deepcopy(self.meta))
+        shapes: dict[str, Shape] = {self.input_name: (c, int(height), int(width))}
+        for n in self.order():
+            op = self.node(n)
+            if n != self.input_name:
+                src, e = self.in_edges(n)[0]
+                shapes[n] = e.out_shape(shapes[src])
+            out.add_node(n, dataclasses.replace(op, shape=shapes[n]))
+        for src, dst, e in self.edges():
+            out.add_edge(src, dst, e)
+        return out
+
     def copy(self) -> SpikingGraph:
         """Deep copy (arrays and primitives are copied)."""
         import copy
