@@ -7,22 +7,28 @@ H, W)`` spike-count history of its source in one call (in time chunks when that 
 not fit ``chunk_elems``), shifted by the edge's delay and its weight exponent, and
 summed; only the membrane is scanned over time.
 
-Exactness (docs/fixed_point.md): spike counts and mantissas are integers, so a
-convolution is a sum of integer products. It runs in float32 when every partial sum is
-bounded by ``max count * max_o sum |mant[o]|`` < 2^24, else in float64 (< 2^53), on
-oneDNN's *direct* convolution with IEEE fp32 math and NNPACK off (NNPACK uses Winograd
-and FFT transforms and is not exact). The exponent shift multiplies by ``2^e`` (exact)
-and floors; currents are summed in float64 (exact integers), clamped, and the scan runs
-in int32 (int64 for state wider than 30 bits).
+Exactness (docs/fixed_point.md): every value is an integer held exactly in a float.
+
+- A convolution of integer counts with integer mantissas runs in float32 when every
+  partial sum is bounded by ``max count * max_o sum |mant[o]|`` < 2^24, else in float64
+  (< 2^53), on oneDNN's *direct* convolution with IEEE fp32 math and NNPACK off (NNPACK
+  uses Winograd/FFT transforms: not exact). ``conv_precision="float64"`` forces float64.
+- The exponent shift is ``y * 2^e`` (exact) or ``floor(y / 2^-e)`` (exact); the node
+  current is summed in float32 when its bound is < 2^24, else float64.
+- The membrane runs in float32 for state widths B <= 24, else float64: ``v`` stays in
+  ``[-2^(B-1), 2^(B-1))`` and the current is clamped to ``+-(2^B - 1)`` first, so
+  ``v + I`` is exact whenever it is < 2^24 in magnitude and saturates either way when
+  it is not; ``floor(v / theta)`` with a power-of-two ``theta`` is exact.
 
 ``quantized=False`` runs the same code path in float (float weights and biases,
-``theta_unit`` thresholds, no saturation): the float evaluation used for calibration
-and for tests.
+``theta_unit`` thresholds, no saturation, float64 state): the float evaluation used for
+calibration and for tests.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -49,6 +55,26 @@ F32_EXACT = 1 << 24
 F64_EXACT = 1 << 53
 #: Default largest number of elements a time chunk of one layer's current may hold.
 CHUNK_ELEMS = 1 << 25
+#: Spike-count histories are kept in float32 (conv-ready; counts are small integers).
+COUNT_DTYPE = torch.float32
+
+
+#: Threads for everything but the convolutions: the elementwise work is memory-bound,
+#: and multi-threaded small ops stall on a shared machine (each op waits for the slowest
+#: thread); the convolutions use torch's thread count.
+ELEMENTWISE_THREADS = 1
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    old = torch.get_num_threads()
+    if n and n != old:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n and n != old:
+            torch.set_num_threads(old)
 
 
 @contextlib.contextmanager
@@ -109,12 +135,14 @@ class _Plan:
     bound: float  # largest |current| the edge can deliver (after the shift)
 
 
-def _edge_plan(graph: SpikingGraph, src: str, e: Any, quantized: bool, float_dtype) -> _Plan:
+def _edge_plan(
+    graph: SpikingGraph, src: str, e: Any, quantized: bool, float_dtype, f64_only: bool
+) -> _Plan:
     if quantized:
         if not e.is_quantized:
             raise ValueError(f"edge {src}: not quantized")
         bound = edge_abs_rowsum(e, e.mant) * source_max(graph, src)
-        if bound < F32_EXACT:
+        if bound < F32_EXACT and not f64_only:
             dtype = torch.float32
         elif bound < F64_EXACT:
             dtype = torch.float64
@@ -146,14 +174,45 @@ def _static(e: Any) -> bool:
     return bool(getattr(e, "static", False))
 
 
-def _apply(e: Any, p: _Plan, counts: torch.Tensor) -> torch.Tensor:
+def _apply(e: Any, p: _Plan, counts: torch.Tensor, threads: int) -> torch.Tensor:
     """The edge's current from a ``(steps, B, C, H, W)`` count history, before the delay."""
-    y = apply_edge(e, counts.reshape(-1, *counts.shape[2:]).to(p.conv_dtype), p.weight)
+    xin = counts.reshape(-1, *counts.shape[2:]).to(p.conv_dtype)
+    with _threads(threads):
+        y = apply_edge(e, xin, p.weight)
     if p.scale != 1.0:
-        y.mul_(p.scale)
+        y.mul_(p.scale)  # times 2^exp: exact
     if p.floor:
-        y.floor_()
+        y.floor_()  # arithmetic shift right by -exp
     return y
+
+
+def _current(ins, plans, counts, window, i0, steps, shape, dtype, threads) -> torch.Tensor:
+    """Sum of the in-edge currents of one node for steps ``[t0, t1)`` (delays applied)."""
+    t0, t1 = steps
+    cur = None
+    for src, e in ins:
+        d = e.delay
+        if _static(e):
+            if t1 > d:
+                cur = _zeros(cur, (t1 - t0, *shape), dtype)
+                cur[max(t0, d) - t0 :] += i0.to(dtype)
+            continue
+        s_lo, s_hi = window[src]
+        a, b = max(t0 - d, s_lo), min(t1 - d, s_hi)
+        if b <= a:
+            continue
+        y = _apply(e, plans[src], counts[src][a - s_lo : b - s_lo], threads)
+        y = y.reshape(b - a, *shape)
+        if cur is None and (a + d, b + d) == (t0, t1) and y.dtype == dtype:
+            cur = y  # the first edge covering the whole chunk: no zero fill, no copy
+        else:
+            cur = _zeros(cur, (t1 - t0, *shape), dtype)
+            cur[a + d - t0 : b + d - t0] += y
+    return _zeros(cur, (t1 - t0, *shape), dtype)
+
+
+def _zeros(cur: torch.Tensor | None, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
+    return torch.zeros(shape, dtype=dtype) if cur is None else cur
 
 
 def _windows(graph: SpikingGraph, start: dict[str, int], total: int, full: bool):
@@ -181,6 +240,8 @@ def simulate(
     all_steps: bool = False,
     chunk_elems: int = CHUNK_ELEMS,
     float_dtype: torch.dtype = torch.float32,
+    conv_precision: str = "auto",
+    track_state: bool = True,
 ) -> ReferenceResult:
     """Run ``graph`` on frames ``x`` ``(B, C, H, W)`` (or a given static ``current``).
 
@@ -192,16 +253,25 @@ def simulate(
     ``all_steps``: run every node on every step of the frame, as Lava does (implied by
     ``record_spikes``); otherwise only the steps that can reach the readout window run
     (same output, less work; the stats then cover those steps only).
+    ``conv_precision``: ``"auto"`` (float32 where provably exact, else float64) or
+    ``"float64"`` (always; slower, same result). ``float_dtype``: conv dtype in float mode.
+    ``track_state=False`` skips the per-step ``max |v|`` statistic (``max_abs_state``
+    then stays 0) and the per-step bound check wherever saturation is provably
+    impossible; the outputs are the same.
     """
+    if conv_precision not in ("auto", "float64"):
+        raise ValueError(f"conv_precision must be 'auto' or 'float64', got {conv_precision!r}")
     steps = int(timesteps if timesteps is not None else graph.meta.timesteps)
     if steps < 1:
         raise ValueError(f"timesteps must be >= 1, got {steps}")
     if quantized and not graph.is_quantized:
         raise ValueError("graph is not quantized; quantize it or pass quantized=False")
     lo_s, hi_s = graph_format(graph).state_range if quantized else (None, None)
-    scan_dtype = torch.int32 if quantized and hi_s < (1 << 30) else torch.int64
-    if not quantized:
-        scan_dtype = torch.float64
+    if quantized:
+        span = hi_s - lo_s
+        scan_dtype = torch.float32 if span < F32_EXACT else torch.float64
+    else:
+        span, scan_dtype = None, torch.float64
 
     (first, _), *more = static_edges(graph)
     if more:
@@ -215,29 +285,32 @@ def simulate(
         i0 = i0[None]
     batch = i0.shape[0]
     shapes = _shapes(graph, first, tuple(i0.shape[1:]))
+    i0_max = _absmax(i0)
 
     start = start_steps(graph)
     total = start[graph.readout_name] + steps
     window = _windows(graph, start, total, record_spikes or all_steps)
     counts: dict[str, torch.Tensor] = {}
+    spikes: dict[str, torch.Tensor] = {}
     users = {n: graph.g.out_degree(n) for n in graph.g.nodes}
     stats: dict[str, LayerStats] = {}
-    i0_max = _absmax(i0)
     acc = None
-    with exact_conv_backend(), torch.no_grad():
+    conv_threads = torch.get_num_threads()
+    with exact_conv_backend(), torch.no_grad(), _threads(ELEMENTWISE_THREADS):
         for name in graph.order():
             node = graph.node(name)
             if isinstance(node, InputNode):
                 continue
             ins = graph.in_edges(name)
+            f64 = conv_precision == "float64"
             plans = {
-                s: _edge_plan(graph, s, e, quantized, float_dtype) for s, e in ins if not _static(e)
+                s: _edge_plan(graph, s, e, quantized, float_dtype, f64)
+                for s, e in ins
+                if not _static(e)
             }
             bias = _bias(name, node, first, quantized)
-            # Exact float32 accumulation of the node current when its bound allows.
             bound = _absmax(bias) + sum(i0_max if _static(e) else plans[s].bound for s, e in ins)
             cur_dtype = torch.float32 if quantized and bound < F32_EXACT else torch.float64
-            clamp = quantized and bound > hi_s - lo_s
             lo, hi = window[name]
             st = stats[name] = LayerStats()
             shape = (batch, *shapes[name])
@@ -245,40 +318,40 @@ def simulate(
             state = torch.zeros(shape, dtype=scan_dtype)
             out = None
             if isinstance(node, NeuronNode):
-                out = torch.zeros((hi - lo, *shape), dtype=torch.uint8)
+                out = torch.empty((hi - lo, *shape), dtype=COUNT_DTYPE)
             for t0 in range(lo, hi, chunk):
                 t1 = min(hi, t0 + chunk)
-                cur = torch.zeros((t1 - t0, *shape), dtype=cur_dtype)
-                for src, e in ins:
-                    d = e.delay
-                    if _static(e):
-                        if t1 > d:
-                            cur[max(t0, d) - t0 :] += i0.to(cur_dtype)
-                        continue
-                    s_lo, s_hi = window[src]
-                    a, b = max(t0 - d, s_lo), min(t1 - d, s_hi)
-                    if b > a:
-                        y = _apply(e, plans[src], counts[src][a - s_lo : b - s_lo])
-                        cur[a + d - t0 : b + d - t0] += y.reshape(b - a, *shape)
+                cur = _current(
+                    ins, plans, counts, window, i0, (t0, t1), shape, cur_dtype, conv_threads
+                )
                 if bias.any():
                     cur += bias.to(cur_dtype)
                 st.max_abs_current = max(st.max_abs_current, _absmax(cur))
-                if clamp:
-                    span = hi_s - lo_s
+                if quantized and bound > span:
                     cur.clamp_(-span, span)
                 cur = cur.to(scan_dtype)
+                bounds = (lo_s, hi_s)
+                if quantized and not track_state:
+                    # |v| never exceeds |v0| + t max|I|: no step of the chunk can saturate.
+                    reach = _absmax(state) + (t1 - t0) * st.max_abs_current
+                    if reach <= min(-lo_s, hi_s):
+                        bounds = (None, None)
                 if isinstance(node, NeuronNode):
-                    _scan_neuron(node, cur, state, out[t0 - lo : t1 - lo], st, (lo_s, hi_s))
+                    _scan_neuron(node, cur, state, out[t0 - lo : t1 - lo], st, bounds, quantized)
                 else:
-                    _scan_readout(cur, state, st, (lo_s, hi_s))
+                    _scan_readout(cur, state, st, bounds)
             if isinstance(node, NeuronNode):
                 counts[name] = out
             else:
                 acc = state
             for src, _ in ins:
                 users[src] -= 1
-                if users[src] == 0 and not record_spikes:
-                    counts.pop(src, None)
+                if users[src] == 0 and src in counts:
+                    k = counts.pop(src)
+                    if record_spikes:
+                        full = torch.zeros((total, *k.shape[1:]), dtype=torch.uint8)
+                        full[window[src][0] : window[src][1]] = k
+                        spikes[src] = full
 
     ro = graph.node(graph.readout_name)
     assert isinstance(ro, ReadoutNode) and acc is not None
@@ -287,13 +360,6 @@ def simulate(
         y = acc.to(torch.float64) / (steps * float(ro.scale))
     else:
         y = acc / steps
-    spikes = {}
-    if record_spikes:
-        for n, k in counts.items():
-            full = torch.zeros((total, *k.shape[1:]), dtype=torch.uint8)
-            lo, hi = window[n]
-            full[lo:hi] = k
-            spikes[n] = full
     return ReferenceResult(acc, y, steps, total, start, stats, spikes, quantized)
 
 
@@ -311,7 +377,8 @@ def _bias(name: str, node: Any, first: str, quantized: bool) -> torch.Tensor:
 def _absmax(t: torch.Tensor) -> float:
     if t.numel() == 0:
         return 0.0
-    return float(max(abs(float(t.max())), abs(float(t.min()))))
+    lo, hi = torch.aminmax(t)
+    return max(-float(lo), float(hi))
 
 
 def _track(v: torch.Tensor, st: LayerStats, bounds) -> None:
@@ -324,31 +391,41 @@ def _track(v: torch.Tensor, st: LayerStats, bounds) -> None:
         v.clamp_(lo, hi)
 
 
-def _scan_neuron(node: NeuronNode, cur, v, out, st: LayerStats, bounds) -> None:
-    """The MT neuron over ``cur`` (steps first); updates ``v`` and writes counts to ``out``."""
+def _scan_neuron(node: NeuronNode, cur, v, out, st: LayerStats, bounds, quantized: bool) -> None:
+    """The MT neuron over ``cur`` (steps first); updates ``v``, writes counts to ``out``.
+
+    ``bounds = (None, None)`` with ``quantized`` means saturation was ruled out for these
+    steps (no check, no ``max |v|`` statistic).
+    """
     kmax = node.max_count
-    zero_reset = node.reset == "zero"
-    quantized = bounds[0] is not None
     if quantized:
-        shift = int(node.theta_unit_int).bit_length() - 1
-        if 1 << shift != node.theta_unit_int:
+        theta = float(node.theta_unit_int)
+        if int(node.theta_unit_int).bit_count() != 1:
             raise ValueError("theta_unit_int must be a power of two")
-    k = torch.empty_like(v)
+    else:
+        theta = node.theta_unit
+    exact_inverse = math.frexp(theta)[0] == 0.5  # 1/theta exact: multiply, don't divide
+    check = bounds[0] is not None or not quantized
+    direct = out.dtype == v.dtype
+    k = None if direct else torch.empty_like(v)
     for t in range(cur.shape[0]):
         v.add_(cur[t])
-        _track(v, st, bounds)
-        if quantized:
-            torch.bitwise_right_shift(v, shift, out=k)  # floor(v / theta_unit_int)
+        if check:
+            _track(v, st, bounds)
+        kt = out[t] if direct else k
+        if exact_inverse:
+            torch.mul(v, 1.0 / theta, out=kt)
         else:
-            torch.div(v, node.theta_unit, rounding_mode="floor", out=k)
-        k.clamp_(0, kmax)
-        if zero_reset:
-            v.masked_fill_(k > 0, 0)
+            torch.div(v, theta, out=kt)
+        kt.floor_().clamp_(0, kmax)  # k = clamp(floor(v / theta_N), 0, 2^N - 1)
+        if node.reset == "zero":
+            v.masked_fill_(kt > 0, 0)
         elif quantized:
-            v.sub_(k, alpha=1 << shift)
+            v.sub_(kt, alpha=theta)  # exact integers
         else:
-            v.sub_(k, alpha=node.theta_unit)
-        out[t].copy_(k)
+            v.sub_(kt * theta)  # as the float simulator rounds it
+        if not direct:
+            out[t].copy_(k)
 
 
 def _scan_readout(cur, acc, st: LayerStats, bounds) -> None:
@@ -369,8 +446,9 @@ def mt_scan(
     node = NeuronNode((1, 1, 1), np.zeros(1), n_thresholds, 1.0, reset=reset)  # type: ignore[arg-type]
     node.theta_unit_int = int(theta_unit_int)
     lo, hi = state_range
-    cur = torch.as_tensor(current, dtype=torch.int64)
-    v = torch.zeros(cur.shape[1:], dtype=torch.int64)
+    span = hi - lo
+    cur = torch.as_tensor(current, dtype=torch.int64).clamp(-span, span).double()
+    v = torch.zeros(cur.shape[1:], dtype=torch.float64)
     out = torch.zeros(cur.shape, dtype=torch.uint8)
-    _scan_neuron(node, cur, v, out, LayerStats(), (lo, hi))
-    return out, v
+    _scan_neuron(node, cur, v, out, LayerStats(), (lo, hi), True)
+    return out, v.to(torch.int64)
