@@ -1,0 +1,340 @@
+"""Synaptic operations, spikes and neuron updates of one frame, from recorded spike counts.
+
+A *synaptic op* (synop) is one event delivered to one synapse (docs/profiling.md):
+
+- graded form: a step where a neuron emits ``k > 0`` is one event (one graded payload);
+- binary cascade form: the same step costs ``popcount(k)`` binary spikes, one from each
+  stage ``i`` whose digit ``s_i`` of ``k = sum_i s_i 2^(N-i)`` is 1.
+
+Each event reaches the source neuron's *fan-out* along every out-edge: the number of
+target neurons (over all target channels) it has a synapse to, with padding and stride
+border effects counted exactly. Fan-out maps are computed once per edge as the adjoint
+of the edge operator applied to a ones tensor (autograd of ``sum(op(x))`` w.r.t. ``x``,
+with an indicator weight), so synops of an edge = ``sum_{t, c, y, x} events * fanout``.
+
+Synapses are *structural* by default (every kernel tap that lands inside the target is a
+synapse, zero weight or not: what a dense synapse table stores); ``nonzero=True``
+counts only taps with a non-zero weight (mantissa if quantized, else float weight).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+
+from lava_spikingunet.graph.ir import (
+    AvgPoolEdge,
+    ConvEdge,
+    ConvTransposeEdge,
+    Edge,
+    NeuronNode,
+    ReadoutNode,
+    Shape,
+    SpikingGraph,
+)
+from lava_spikingunet.graph.ops import apply_edge
+
+Form = Literal["graded", "cascade"]
+FORMS: tuple[Form, Form] = ("graded", "cascade")
+
+
+# --------------------------------------------------------------------------- events
+
+
+def as_counts(counts: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Spike counts as an int64 tensor (any integer dtype accepted, values must be >= 0)."""
+    t = torch.as_tensor(np.asarray(counts)) if isinstance(counts, np.ndarray) else counts
+    if t.is_floating_point():
+        if not torch.equal(t, torch.round(t)):
+            raise ValueError("spike counts must be integers")
+    t = t.to(torch.int64)
+    if t.numel() and int(t.min()) < 0:
+        raise ValueError("spike counts must be >= 0")
+    return t
+
+
+def stage_bits(k: torch.Tensor, n_thresholds: int) -> list[torch.Tensor]:
+    """Binary spikes of stages ``1..N`` (stage ``i`` is bit ``N - i`` of ``k``)."""
+    return [(k >> (n_thresholds - i)) & 1 for i in range(1, n_thresholds + 1)]
+
+
+def popcount(k: torch.Tensor, n_thresholds: int) -> torch.Tensor:
+    """Number of binary cascade spikes a count ``k < 2^N`` costs (its set bits)."""
+    k = as_counts(k)
+    if k.numel() and int(k.max()) >= 1 << n_thresholds:
+        raise ValueError(f"count {int(k.max())} does not fit {n_thresholds} thresholds")
+    out = torch.zeros_like(k)
+    for bit in stage_bits(k, n_thresholds):
+        out += bit
+    return out
+
+
+def events(k: torch.Tensor, form: Form, n_thresholds: int) -> torch.Tensor:
+    """Events per neuron and step: ``k > 0`` (graded) or ``popcount(k)`` (cascade)."""
+    k = as_counts(k)
+    if form == "graded":
+        return (k > 0).to(torch.int64)
+    if form == "cascade":
+        return popcount(k, n_thresholds)
+    raise ValueError(f"form must be 'graded' or 'cascade', got {form!r}")
+
+
+# --------------------------------------------------------------------------- connectivity
+
+
+def indicator_weight(edge: Edge, nonzero: bool = False) -> torch.Tensor:
+    """0/1 weight of the same shape as the edge's: 1 where a synapse exists."""
+    if isinstance(edge, AvgPoolEdge):
+        w = edge.mant if (nonzero and edge.mant is not None) else edge.weight
+        on = (float(np.asarray(w)) != 0.0) if nonzero else True
+        return torch.tensor(1.0 if on else 0.0, dtype=torch.float64)
+    w = np.asarray(edge.mant if (nonzero and edge.mant is not None) else edge.weight)
+    ind = (w != 0) if nonzero else np.ones(w.shape, dtype=bool)
+    return torch.from_numpy(ind.astype(np.float64))
+
+
+def fanout_map(edge: Edge, src_shape: Shape, nonzero: bool = False) -> torch.Tensor:
+    """Per source neuron ``(C, H, W)``: number of synapses it drives along ``edge`` (int64).
+
+    Computed as the adjoint of the edge operator on a ones tensor, so every padding,
+    stride and cropping border effect is exact.
+    """
+    x = torch.ones((1, *src_shape), dtype=torch.float64, requires_grad=True)
+    y = apply_edge(edge, x, indicator_weight(edge, nonzero))
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    return torch.round(grad[0]).to(torch.int64)
+
+
+def fanin_map(edge: Edge, src_shape: Shape, nonzero: bool = False) -> torch.Tensor:
+    """Per target neuron ``(C, H, W)``: number of synapses it receives along ``edge``."""
+    x = torch.ones((1, *src_shape), dtype=torch.float64)
+    with torch.no_grad():
+        y = apply_edge(edge, x, indicator_weight(edge, nonzero))
+    return torch.round(y[0]).to(torch.int64)
+
+
+def edge_macs(edge: Edge, src_shape: Shape) -> int:
+    """Dense ANN multiply-accumulates of the edge (the :meth:`UNet.count_macs` convention).
+
+    Conv: ``out_elems * C_in * k^2`` (padded taps included); convT: ``in_elems * C_out *
+    k^2``; avg-pool: 0 (a pooling sum is not a MAC).
+    """
+    if isinstance(edge, ConvEdge):
+        c, h, w = edge.out_shape(src_shape)
+        return c * h * w * src_shape[0] * edge.kernel_size**2
+    if isinstance(edge, ConvTransposeEdge):
+        return int(np.prod(src_shape)) * int(edge.weight.shape[1]) * edge.kernel_size**2
+    if isinstance(edge, AvgPoolEdge):
+        return 0
+    raise TypeError(f"unknown edge type {type(edge).__name__}")
+
+
+def edge_kind(edge: Edge) -> str:
+    if isinstance(edge, ConvEdge):
+        return "conv"
+    if isinstance(edge, AvgPoolEdge):
+        return "avgpool"
+    if isinstance(edge, ConvTransposeEdge):
+        return "convT"
+    raise TypeError(f"unknown edge type {type(edge).__name__}")
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class EdgeOps:
+    """One synaptic edge over one recorded run (totals over the batch)."""
+
+    src: str
+    dst: str
+    kind: str
+    delay: int
+    synapses: int
+    max_fanout: int
+    max_fanin: int
+    macs: int
+    synops: dict[str, int]
+    synops_per_step: dict[str, np.ndarray]
+
+
+@dataclass
+class LayerStats:
+    """One neuron (or readout) node over one recorded run (totals over the batch).
+
+    ``spike_count``: sum of ``k``; ``events[form]``: graded payloads or binary spikes;
+    ``stage_spikes[i]``: binary spikes of stage ``i + 1``; ``synops_in[form]``: synaptic
+    ops its in-edges perform (charged to the receiving layer, where the synapses live);
+    ``synops_out[form]``: synops its spikes cause downstream.
+    """
+
+    name: str
+    kind: str
+    shape: Shape
+    n_thresholds: int
+    start: int
+    synapses_in: int
+    spike_count: int = 0
+    events: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FORMS, 0))
+    events_per_step: dict[str, np.ndarray] = field(default_factory=dict)
+    stage_spikes: list[int] = field(default_factory=list)
+    synops_in: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FORMS, 0))
+    synops_out: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FORMS, 0))
+    macs_in: int = 0
+
+    @property
+    def neurons(self) -> int:
+        return int(np.prod(self.shape))
+
+    def compartments(self, form: Form) -> int:
+        """Compartments per layer: 1 per neuron (graded, readout) or N + 1 (cascade)."""
+        if self.kind == "readout" or form == "graded":
+            return self.neurons
+        return self.neurons * (self.n_thresholds + 1)
+
+
+@dataclass
+class SynopsResult:
+    """Counts of one recorded run; ``frames`` is the batch size (totals are over it)."""
+
+    frames: int
+    total_steps: int
+    timesteps: int
+    layers: dict[str, LayerStats]
+    edges: list[EdgeOps]
+    input_macs: int
+    input_edges: list[str]
+    ann_macs: int
+    nonzero: bool
+
+    def synops(self, form: Form) -> int:
+        """Total synops of the run (all frames) in ``form``."""
+        return sum(e.synops[form] for e in self.edges)
+
+    def neuron_updates(self, form: Form) -> int:
+        """Compartment updates of the run: compartments x steps x frames."""
+        steps = self.total_steps * self.frames
+        return sum(lay.compartments(form) * steps for lay in self.layers.values())
+
+    def synops_per_step(self, form: Form) -> np.ndarray:
+        """Synops per step of the frame (summed over frames)."""
+        out = np.zeros(self.total_steps, dtype=np.int64)
+        for e in self.edges:
+            out += e.synops_per_step[form]
+        return out
+
+
+# --------------------------------------------------------------------------- counting
+
+
+def _check_counts(graph: SpikingGraph, name: str, k: torch.Tensor) -> None:
+    shape = graph.node(name).shape
+    if k.dim() != 5 or tuple(k.shape[2:]) != tuple(shape):
+        raise ValueError(
+            f"recorded counts of {name!r} must be (T_total, B, {', '.join(map(str, shape))}),"
+            f" got {tuple(k.shape)}"
+        )
+
+
+def count_synops(
+    graph: SpikingGraph,
+    counts: Mapping[str, torch.Tensor | np.ndarray],
+    nonzero: bool = False,
+    timesteps: int | None = None,
+) -> SynopsResult:
+    """Count spikes, synops (both forms) and MACs of a run from its recorded counts.
+
+    ``counts[n]``: spike counts ``k`` of neuron node ``n``, shape ``(T_total, B, C, H,
+    W)`` (every neuron node needed). Recorded shapes fix the frame size, so a graph
+    built for one size profiles runs recorded at its own size only.
+    """
+    from lava_spikingunet.graph.timing import start_steps
+
+    start = start_steps(graph)
+    neurons = graph.neurons()
+    missing = [n for n in neurons if n not in counts]
+    if missing:
+        raise ValueError(f"no recorded counts for {', '.join(missing)}")
+    ks = {n: as_counts(counts[n]) for n in neurons}
+    for n, k in ks.items():
+        _check_counts(graph, n, k)
+    sizes = {(k.shape[0], k.shape[1]) for k in ks.values()}
+    if len(sizes) != 1:
+        raise ValueError(f"recorded counts differ in steps or batch: {sorted(sizes)}")
+    total_steps, frames = sizes.pop() if sizes else (0, 1)
+    T = int(graph.meta.timesteps if timesteps is None else timesteps)
+
+    layers: dict[str, LayerStats] = {}
+    ev: dict[str, dict[str, torch.Tensor]] = {}  # per node, per form: events summed over batch
+    for n in graph.order():
+        op = graph.node(n)
+        if isinstance(op, NeuronNode):
+            k = ks[n]
+            stats = LayerStats(n, "neuron", op.shape, op.n_thresholds, start[n], 0)
+            stats.spike_count = int(k.sum())
+            bits = stage_bits(k, op.n_thresholds)
+            stats.stage_spikes = [int(b.sum()) for b in bits]
+            ev[n] = {}
+            for form in FORMS:
+                e = events(k, form, op.n_thresholds).sum(1)  # (T_total, C, H, W)
+                ev[n][form] = e
+                stats.events[form] = int(e.sum())
+                stats.events_per_step[form] = e.flatten(1).sum(1).numpy()
+            layers[n] = stats
+        elif isinstance(op, ReadoutNode):
+            layers[n] = LayerStats(n, "readout", op.shape, 0, start[n], 0)
+            for form in FORMS:
+                layers[n].events_per_step[form] = np.zeros(total_steps, dtype=np.int64)
+
+    edges: list[EdgeOps] = []
+    input_macs, input_edges, ann_macs = 0, [], 0
+    for src, dst, e in graph.edges():
+        src_shape = graph.node(src).shape
+        macs = edge_macs(e, src_shape)
+        ann_macs += macs
+        if src == graph.input_name:
+            input_macs += macs
+            input_edges.append(f"{src}->{dst}")
+            layers[dst].macs_in += macs
+            continue
+        fan = fanout_map(e, src_shape, nonzero)
+        fin = fanin_map(e, src_shape, nonzero)
+        per_step = {form: (ev[src][form] * fan).flatten(1).sum(1).numpy() for form in FORMS}
+        ops = EdgeOps(
+            src=src,
+            dst=dst,
+            kind=edge_kind(e),
+            delay=e.delay,
+            synapses=int(fan.sum()),
+            max_fanout=int(fan.max()),
+            max_fanin=int(fin.max()),
+            macs=macs,
+            synops={form: int(per_step[form].sum()) for form in FORMS},
+            synops_per_step=per_step,
+        )
+        edges.append(ops)
+        layers[dst].synapses_in += ops.synapses
+        layers[dst].macs_in += macs
+        for form in FORMS:
+            layers[dst].synops_in[form] += ops.synops[form]
+            layers[src].synops_out[form] += ops.synops[form]
+    return SynopsResult(
+        frames=int(frames),
+        total_steps=int(total_steps),
+        timesteps=T,
+        layers=layers,
+        edges=edges,
+        input_macs=input_macs,
+        input_edges=input_edges,
+        ann_macs=ann_macs,
+        nonzero=nonzero,
+    )
+
+
+def graph_ann_macs(graph: SpikingGraph) -> int:
+    """Dense MACs of the ANN the graph was converted from (sum over all edges)."""
+    return sum(edge_macs(e, graph.node(s).shape) for s, _, e in graph.edges())
