@@ -1,19 +1,148 @@
-"""Profile a model on an image: spikes, synaptic ops, energy and core mapping for a hardware profile."""
+"""Profile a model on an image: spikes, synaptic ops, energy and core mapping on a profile.
+
+Runs the integer reference on the image (recording every layer's spike counts at every
+step), counts synaptic ops exactly (spikes x fan-out, border effects included) in both
+neuron forms (graded and binary cascade) from the same counts, maps the network onto the
+profile's cores and prints a per-layer table. ``--out DIR`` receives ``profile.json``
+and the figures: ``layers.png`` (synops and firing rate per layer), ``raster_<layer>.png``
+and ``activation_vs_rate.png`` (the paper's Figure 3; ``--compare`` adds a second model,
+e.g. the other normalization). docs/profiling.md defines every number.
+"""
 
 from __future__ import annotations
 
 import argparse
-
-from lava_spikingunet.commands import not_implemented
+from pathlib import Path
 
 HELP = "count spikes, synaptic ops and energy per layer and frame"
 
+FILES = ("profile.json", "layers.png", "activation_vs_rate.png")
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="netx HDF5 file")
-    p.add_argument("--image", required=True, help="input image")
+    p.add_argument("model", help="Spiking-UNet: netx .h5 (spikingunet export) or graph .pt")
+    p.add_argument("--image", required=True, help="input image (PNG/JPG or a .npy (C, H, W))")
     p.add_argument("--hw", default="loihi2", help="hardware profile name or .toml path")
+    p.add_argument(
+        "--form", choices=("graded", "cascade", "both"), default="both",
+        help="neuron form(s) to map and tabulate (counts are always made for both)",
+    )  # fmt: skip
+    p.add_argument("--out", default=None, help="directory for profile.json and the PNG figures")
+    p.add_argument("--overwrite", action="store_true", help="replace files in --out")
+    p.add_argument("--layer", default=None, help="layer for the raster (default: busiest)")
+    p.add_argument("--compare", default=None, help="second model for the activation/rate figure")
+    p.add_argument(
+        "--delays", choices=("graph", "native", "balanced", "zero"), default="graph",
+        help="edge delays: the model's own (default), Lava's native, balanced or zero",
+    )  # fmt: skip
+    p.add_argument("--T", dest="timesteps", type=int, default=None, help="time steps")
+    p.add_argument(
+        "--weights-model", choices=("shared", "dense"), default="shared",
+        help="synaptic memory model of the mapping (docs/profiling.md)",
+    )  # fmt: skip
+    p.add_argument(
+        "--nonzero", action="store_true",
+        help="count only synapses with a non-zero weight (default: every structural synapse)",
+    )  # fmt: skip
+
+
+def _record(path: str, image: str, delays: str, timesteps: int | None):
+    """Load a model, read the image, run the reference with spike recording."""
+    import torch
+
+    from lava_spikingunet.commands.simulate import load_input, load_model
+    from lava_spikingunet.errors import UserError
+    from lava_spikingunet.profiling.record import record_spikes
+    from lava_spikingunet.reference.input_current import size_multiple
+    from lava_spikingunet.reference.module import pad_frames, with_delays
+
+    graph = with_delays(load_model(path), delays)  # type: ignore[arg-type]
+    x = load_input(image, graph.node(graph.input_name).shape[0])
+    xp, _ = pad_frames(torch.as_tensor(x)[None], size_multiple(graph))
+    try:
+        return record_spikes(graph, xp, timesteps), xp
+    except ValueError as exc:
+        raise UserError(f"{path}: {exc}") from exc
+
+
+def _mapping(graph, profile, forms, weight_model) -> dict:
+    from lava_spikingunet.errors import UserError
+    from lava_spikingunet.hw.mapping import map_graph
+
+    out = {}
+    for form in forms:
+        try:
+            out[form] = map_graph(graph, profile, form, weight_model).summary()
+        except UserError as exc:
+            out[form] = {"error": str(exc)}
+    return out
+
+
+def _title(path: str, graph) -> str:
+    conv = graph.meta.extra.get("conversion") or {}
+    norm = conv.get("norm") or conv.get("normalization")
+    return f"{Path(path).name}" + (f" ({norm} normalization)" if norm else "")
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_implemented("profile")
+    from lava_spikingunet.errors import UserError
+    from lava_spikingunet.hw.mapping import check_form, latency
+    from lava_spikingunet.hw.profiles import load_profile
+    from lava_spikingunet.profiling import figures
+    from lava_spikingunet.profiling.record import ann_activations, spike_rates
+    from lava_spikingunet.profiling.report import build_report, format_table, write_json
+    from lava_spikingunet.profiling.synops import count_synops
+
+    profile = load_profile(args.hw)
+    forms = ("graded", "cascade") if args.form == "both" else (args.form,)
+    if args.form != "both":
+        check_form(profile, args.form)
+    if args.timesteps is not None and args.timesteps < 1:
+        raise UserError(f"--T must be >= 1, got {args.timesteps}")
+    out_dir = Path(args.out) if args.out else None
+    if out_dir is not None:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise UserError(f"--out {out_dir} exists and is not a directory")
+        clash = [f for f in FILES if (out_dir / f).exists()]
+        if clash and not args.overwrite:
+            raise UserError(f"{out_dir} already holds {', '.join(clash)} (pass --overwrite)")
+
+    rec, xp = _record(args.model, args.image, args.delays, args.timesteps)
+    graph = rec.graph
+    if args.layer is not None and args.layer not in rec.counts:
+        raise UserError(f"no neuron layer {args.layer!r}; layers: {', '.join(graph.neurons())}")
+    res = count_synops(graph, rec.counts, nonzero=args.nonzero, timesteps=rec.timesteps)
+    report = build_report(
+        graph,
+        res,
+        profile,
+        mapping=_mapping(graph, profile, forms, args.weights_model),
+        latency=latency(graph, profile, rec.timesteps),
+        source=rec.source,
+        meta={"model": str(args.model), "image": str(args.image), "delays": args.delays},
+    )
+    print(format_table(report, forms))
+    if not profile.supports_graded and "graded" in forms:
+        print(f"  note: {profile.name} has no graded spikes; graded columns are for comparison")
+    if out_dir is None:
+        print("(pass --out DIR to write profile.json and the figures)")
+        return 0
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(report, out_dir / "profile.json")
+    written = [out_dir / "profile.json", figures.plot_layers(report, out_dir / "layers.png")]
+    layer = args.layer or max(rec.counts, key=lambda n: int(rec.counts[n].sum()))
+    written.append(
+        figures.plot_raster(
+            rec.counts[layer], layer, rec.start[layer], rec.timesteps,
+            out_dir / f"raster_{layer}.png",
+        )
+    )  # fmt: skip
+    panels = [(_title(args.model, graph), ann_activations(graph, xp), spike_rates(rec))]
+    if args.compare:
+        rec2, xp2 = _record(args.compare, args.image, args.delays, args.timesteps)
+        panels.append((_title(args.compare, rec2.graph), ann_activations(rec2.graph, xp2),
+                       spike_rates(rec2)))  # fmt: skip
+    written.append(figures.plot_activation_vs_rate(panels, out_dir / "activation_vs_rate.png"))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
