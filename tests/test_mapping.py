@@ -1,0 +1,180 @@
+"""Core mapping onto hardware profiles: exact block resources, limits, refusals, latency."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lava_spikingunet.ann.unet import UNet, UNetConfig
+from lava_spikingunet.errors import UserError
+from lava_spikingunet.graph.from_unet import unet_to_graph
+from lava_spikingunet.graph.ir import (
+    AvgPoolEdge,
+    ConvEdge,
+    ConvTransposeEdge,
+    GraphMeta,
+    InputNode,
+    NeuronNode,
+    ReadoutNode,
+    SpikingGraph,
+)
+from lava_spikingunet.hw.mapping import (
+    check_deployable,
+    deployment_problems,
+    latency,
+    map_graph,
+)
+from lava_spikingunet.hw.profiles import PROFILES_DIR, load_profile
+from lava_spikingunet.profiling.synops import fanin_map
+
+
+def tiny_graph() -> SpikingGraph:
+    """input 1x4x4 -(static 3x3)-> n1 1x4x4 -(3x3 p1)-> n2 2x4x4 -(pool)-> n3 2x2x2
+    -(convT)-> n4 1x4x4 -(1x1)-> head."""
+    g = SpikingGraph(GraphMeta(timesteps=2))
+    g.add_node("input", InputNode((1, 4, 4)))
+    for name, shape in (("n1", (1, 4, 4)), ("n2", (2, 4, 4)), ("n3", (2, 2, 2)), ("n4", (1, 4, 4))):
+        g.add_node(name, NeuronNode(shape, np.zeros(shape[0])))
+    g.add_node("head", ReadoutNode((1, 4, 4), np.zeros(1)))
+    g.add_edge("input", "n1", ConvEdge(weight=np.ones((1, 1, 3, 3)), padding=1, static=True))
+    g.add_edge("n1", "n2", ConvEdge(weight=np.ones((2, 1, 3, 3)), padding=1))
+    g.add_edge("n2", "n3", AvgPoolEdge(weight=0.25))
+    g.add_edge("n3", "n4", ConvTransposeEdge(weight=np.ones((2, 1, 3, 3))))
+    g.add_edge("n4", "head", ConvEdge(weight=np.ones((1, 1, 1, 1))))
+    return g
+
+
+def custom_profile(tmp_path: Path, **changes) -> object:
+    """loihi2.toml with ``key = value`` lines replaced (first match of each key)."""
+    text = (PROFILES_DIR / "loihi2.toml").read_text()
+    text = text.replace('"_paper_energy.toml"', "{ ac_pj = 0.9, mac_pj = 4.6 }")
+    for key, value in changes.items():
+        text, n = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, count=1, flags=re.M)
+        assert n == 1, key
+    path = tmp_path / "custom.toml"
+    path.write_text(text)
+    return load_profile(path)
+
+
+def small_unet_graph(width=4, depth=2, h=8, w=8):
+    torch.manual_seed(0)
+    unet = UNet(UNetConfig(in_channels=1, out_channels=1, base_width=width, depth=depth))
+    return unet_to_graph(unet, h, w, timesteps=4)
+
+
+def test_tiny_blocks_by_hand(tmp_path):
+    """n2 (2x4x4) on cores of 16 compartments: two blocks of 2 rows x 2 channels x 4 cols."""
+    p = custom_profile(tmp_path, neurons=16)
+    m = map_graph(tiny_graph(), p, "graded", "dense")
+    n2 = next(lay for lay in m.layers if lay.name == "n2")
+    assert [u.block.y for u in n2.cores] == [(0, 2), (2, 4)]
+    u = n2.cores[0]
+    # fan-in per target from n1 (1 channel, 3x3, padding 1): rows 0..1 reach 2 and 3 source
+    # rows, the 4 columns 2 + 3 + 3 + 2 = 10 source columns; 2 target channels
+    assert u.synapses == 2 * (2 + 3) * 10
+    assert u.fanin_axons == 1 * 3 * 4  # distinct sources: source rows 0..2, all columns
+    assert u.synaptic_bytes == 100  # 8-bit mantissas
+    # cascade: 5 compartments per neuron; every source has N = 4 stage axons
+    p2 = custom_profile(tmp_path, neurons=80)
+    n2c = next(lay for lay in map_graph(tiny_graph(), p2, "cascade", "dense").layers
+               if lay.name == "n2")  # fmt: skip
+    assert n2c.compartments_per_neuron == 5 and n2c.cores[0].compartments == 80
+    assert n2c.cores[0].synapses == 4 * 100 and n2c.cores[0].fanin_axons == 4 * 12
+    # shared weights: each core stores the kernel slice of its channels (C_in k k per channel)
+    shared = map_graph(tiny_graph(), p, "graded", "shared")
+    assert next(lay for lay in shared.layers if lay.name == "n2").cores[0].synaptic_bytes == 18
+
+
+def test_dense_synapses_equal_fanin_maps():
+    """The mapping's separable counts equal the profiler's torch fan-in maps, per layer."""
+    g = small_unet_graph(h=8, w=16)
+    m = map_graph(g, load_profile("loihi2"), "graded", "dense")
+    for lay in m.layers:
+        want = sum(
+            int(fanin_map(e, g.node(s).shape).sum())
+            for s, e in g.in_edges(lay.name)
+            if s != g.input_name
+        )
+        assert lay.synapses == want, lay.name
+        assert sum(u.block.neurons for u in lay.cores) == lay.neurons
+
+
+@pytest.mark.parametrize("per_core", [100, 20, 6])  # rows; channel groups; column runs
+def test_layers_split_over_cores_and_chips(tmp_path, per_core):
+    p = custom_profile(tmp_path, neurons=per_core, cores=4)
+    g = small_unet_graph()
+    m = map_graph(g, p, "graded")
+    s = m.summary()
+    for lay in m.layers:
+        assert all(u.compartments <= per_core for u in lay.cores)
+        assert lay.compartments == lay.neurons
+        # blocks tile the layer exactly once
+        seen = np.zeros(g.node(lay.name).shape, dtype=int)
+        for u in lay.cores:
+            b = u.block
+            seen[b.c[0] : b.c[1], b.y[0] : b.y[1], b.x[0] : b.x[1]] += 1
+        assert (seen == 1).all(), lay.name
+    assert s["chips"] == -(-s["cores"] // 4) and s["cores"] == sum(x["cores"] for x in s["layers"])
+    assert 0 < s["compartment_util"] <= 1
+
+
+def test_model_too_big_is_refused_with_layer_named(tmp_path):
+    g = small_unet_graph()
+    # enc0.c2: an interior neuron has 4 channels x 9 taps = 36 synapses of 8 bits (border
+    # neurons 16 or 24: they would fit)
+    p = custom_profile(tmp_path, synaptic_memory_bytes=30)
+    with pytest.raises(UserError, match=r"layer 'enc0.c2'.*36 bytes of synaptic memory > 30"):
+        map_graph(g, p, "graded", "dense")
+    # loihi1: 4096 input axons per core; a 3x3 conv from 128 channels in the cascade form
+    # needs 128 * 9 * 4 = 4608 for one neuron
+    big = small_unet_graph(width=16, depth=4, h=32, w=32)  # enc3 at 4x4: interior neurons
+    with pytest.raises(UserError, match=r"layer 'enc3.c2'.*4608 input axons > 4096"):
+        map_graph(big, load_profile("loihi1"), "cascade")
+
+
+def test_loihi1_refuses_graded():
+    g = small_unet_graph()
+    with pytest.raises(UserError, match="no graded spikes.*cascade"):
+        map_graph(g, load_profile("loihi1"), "graded")
+    m = map_graph(g, load_profile("loihi1"), "cascade")
+    assert all(lay.compartments_per_neuron in (1, 5) for lay in m.layers)
+
+
+def test_latency():
+    g = small_unet_graph()
+    p = load_profile("loihi1")
+    lat = latency(g, p)
+    from lava_spikingunet.graph.timing import pipeline_depth
+
+    assert lat["steps_per_frame"] == pipeline_depth(g) + 4
+    assert lat["frame_us"] == pytest.approx(lat["steps_per_frame"] * 10.0)
+
+
+@pytest.fixture(scope="module")
+def quantized():
+    from lava_spikingunet.fixed_point.quantize import quantize_graph
+
+    return quantize_graph(small_unet_graph(), "loihi2")
+
+
+def test_deployment_checks(quantized):
+    p = load_profile("loihi2")
+    assert deployment_problems(quantized, p, "graded") == []
+    check_deployable(quantized, p, "graded")
+    bad = quantized.copy()
+    bad.edge("enc0.c1", "enc0.c2").delay = 63
+    bad.edge("enc0.c2", "pool1").mant = np.int64(300)
+    problems = deployment_problems(bad, p, "graded")
+    assert any("enc0.c1->enc0.c2: delay 63 > max delay 62" in x for x in problems)
+    assert any("enc0.c2->pool1: weight mantissas" in x for x in problems)
+    with pytest.raises(UserError, match="does not fit loihi2"):
+        check_deployable(bad, p, "graded")
+    with pytest.raises(UserError, match="not quantized"):
+        check_deployable(small_unet_graph(), p, "graded")
+    with pytest.raises(UserError, match="no graded spikes"):
+        check_deployable(quantized, load_profile("loihi1"), "graded")
+    check_deployable(quantized, load_profile("loihi1"), "cascade")
