@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 HELP = "validate a model against a Loihi profile and run it on the board"
 
@@ -99,28 +103,40 @@ def format_mapping(summary: dict, latency: dict) -> str:
     return "\n".join(lines)
 
 
-def run_on_loihi(graph, current, form: str, generation: int = 2):
-    """Build the Lava network and run it with ``Loihi2HwCfg`` (``Loihi1HwCfg`` for
-    ``generation=1``); needs lava-loihi. Returns the built network (its probes)."""
-    from lava.magma.core.run_conditions import RunSteps
+def hw_run_config(profile_name: str):
+    """``Loihi1HwCfg`` for the loihi1 profile, else ``Loihi2HwCfg`` (fixed-point models)."""
     from lava.magma.core.run_configs import Loihi1HwCfg, Loihi2HwCfg
+
+    cls = Loihi1HwCfg if profile_name == "loihi1" else Loihi2HwCfg
+    return cls(select_tag="fixed_pt")
+
+
+def run_on_loihi(graph, current, form: str, run_cfg) -> np.ndarray:
+    """Build the Lava network, run ``current`` ``(F, C, H, W)`` frames with ``run_cfg``
+    (a Loihi hardware config needs lava-loihi); returns the readout accumulator."""
+    import tempfile
+
+    import numpy as np
+    from lava.magma.core.run_conditions import RunSteps
 
     from lava_spikingunet.backends.lava.runner import lava_session
     from lava_spikingunet.backends.lava_network import build
     from lava_spikingunet.graph.timing import frame_steps
 
-    built = build(graph, current, form)  # type: ignore[arg-type]
-    with lava_session(built.root):
-        built.root.run(
-            condition=RunSteps(num_steps=current.shape[0] * frame_steps(graph)),
-            run_cfg=(Loihi1HwCfg if generation == 1 else Loihi2HwCfg)(select_tag="fixed_pt"),
-        )
-    return built
+    current = np.asarray(current, dtype=np.int64)
+    ro = graph.node(graph.readout_name)
+    with tempfile.TemporaryDirectory(prefix="spikingunet-deploy-") as probe_dir:
+        built = build(graph, current, form, probe_dir=probe_dir)  # type: ignore[arg-type]
+        with lava_session(built.root):
+            built.root.run(
+                condition=RunSteps(num_steps=current.shape[0] * frame_steps(graph)),
+                run_cfg=run_cfg,
+            )
+        path = built.probes["__readout__"]
+        return np.array(np.memmap(path, np.int64, "r", shape=(current.shape[0], *ro.shape)))
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from lava_spikingunet.commands.simulate import load_input, load_model
     from lava_spikingunet.errors import UserError
     from lava_spikingunet.hw.mapping import check_deployable, latency
@@ -147,11 +163,9 @@ def run(args: argparse.Namespace) -> int:
                         f"{x.shape[1]}x{x.shape[2]}")  # fmt: skip
     current = input_current(graph, x[None])
     try:
-        built = run_on_loihi(graph, current, form, 1 if profile.name == "loihi1" else 2)
+        acc = run_on_loihi(graph, current, form, hw_run_config(profile.name))
     except Exception as exc:  # noqa: BLE001 - report the board's failure, not a traceback
         raise UserError(f"the run on {profile.name} failed: {type(exc).__name__}: {exc}") from exc
-    ro = graph.node(graph.readout_name)
-    acc = np.array(np.memmap(built.probes["__readout__"], np.int64, "r", shape=(1, *ro.shape)))
-    y = acc / (graph.meta.timesteps * ro.scale)
+    y = acc / (graph.meta.timesteps * graph.node(graph.readout_name).scale)
     print(f"ran on {profile.name}: readout y in [{y.min():.4g}, {y.max():.4g}]")
     return 0
