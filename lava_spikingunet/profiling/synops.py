@@ -46,15 +46,23 @@ FORMS: tuple[Form, Form] = ("graded", "cascade")
 
 
 def as_counts(counts: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """Spike counts as an int64 tensor (any integer dtype accepted, values must be >= 0)."""
-    t = torch.as_tensor(np.asarray(counts)) if isinstance(counts, np.ndarray) else counts
-    if t.is_floating_point():
-        if not torch.equal(t, torch.round(t)):
-            raise ValueError("spike counts must be integers")
+    """Spike counts as an integer tensor: uint8 kept as is (no copy), any other integer
+    (or integral float) dtype as int64; values must be >= 0."""
+    t = torch.as_tensor(counts) if isinstance(counts, np.ndarray) else counts
+    if t.dtype == torch.uint8:
+        return t
+    if t.is_floating_point() and not torch.equal(t, torch.round(t)):
+        raise ValueError("spike counts must be integers")
     t = t.to(torch.int64)
     if t.numel() and int(t.min()) < 0:
         raise ValueError("spike counts must be >= 0")
     return t
+
+
+def check_fits(k: torch.Tensor, n_thresholds: int) -> None:
+    """ValueError if a count does not fit ``N`` thresholds (``k >= 2^N``)."""
+    if k.numel() and int(k.max()) >= 1 << n_thresholds:
+        raise ValueError(f"count {int(k.max())} does not fit {n_thresholds} thresholds")
 
 
 def stage_bits(k: torch.Tensor, n_thresholds: int) -> list[torch.Tensor]:
@@ -65,8 +73,11 @@ def stage_bits(k: torch.Tensor, n_thresholds: int) -> list[torch.Tensor]:
 def popcount(k: torch.Tensor, n_thresholds: int) -> torch.Tensor:
     """Number of binary cascade spikes a count ``k < 2^N`` costs (its set bits)."""
     k = as_counts(k)
-    if k.numel() and int(k.max()) >= 1 << n_thresholds:
-        raise ValueError(f"count {int(k.max())} does not fit {n_thresholds} thresholds")
+    check_fits(k, n_thresholds)
+    if k.dtype == torch.uint8:  # SWAR bit count within each byte
+        x = k - ((k >> 1) & 0x55)
+        x = (x & 0x33) + ((x >> 2) & 0x33)
+        return (x + (x >> 4)) & 0x0F
     out = torch.zeros_like(k)
     for bit in stage_bits(k, n_thresholds):
         out += bit
@@ -74,10 +85,12 @@ def popcount(k: torch.Tensor, n_thresholds: int) -> torch.Tensor:
 
 
 def events(k: torch.Tensor, form: Form, n_thresholds: int) -> torch.Tensor:
-    """Events per neuron and step: ``k > 0`` (graded) or ``popcount(k)`` (cascade)."""
+    """Events per neuron and step: ``k > 0`` (graded) or ``popcount(k)`` (cascade).
+
+    Same integer dtype as the counts (uint8 stays uint8)."""
     k = as_counts(k)
     if form == "graded":
-        return (k > 0).to(torch.int64)
+        return (k > 0).to(k.dtype)
     if form == "cascade":
         return popcount(k, n_thresholds)
     raise ValueError(f"form must be 'graded' or 'cascade', got {form!r}")
@@ -97,24 +110,55 @@ def indicator_weight(edge: Edge, nonzero: bool = False) -> torch.Tensor:
     return torch.from_numpy(ind.astype(np.float64))
 
 
+def _spatial(edge: Edge) -> tuple[Edge, int, int]:
+    """A one-channel copy of ``edge`` with an all-ones kernel, and the channel factors
+    (targets per source channel, sources per target channel) of the full edge."""
+    import copy
+
+    if isinstance(edge, AvgPoolEdge):
+        return copy.copy(edge), 1, 1
+    one = copy.copy(edge)
+    k = edge.kernel_size
+    one.weight, one.mant, one.exp = np.ones((1, 1, k, k)), None, None
+    c_a, c_b = edge.weight.shape[:2]  # conv: (C_out, C_in); convT: (C_in, C_out)
+    c_out, c_in = (c_a, c_b) if isinstance(edge, ConvEdge) else (c_b, c_a)
+    return one, c_out, c_in
+
+
 def fanout_map(edge: Edge, src_shape: Shape, nonzero: bool = False) -> torch.Tensor:
     """Per source neuron ``(C, H, W)``: number of synapses it drives along ``edge`` (int64).
 
     Computed as the adjoint of the edge operator on a ones tensor, so every padding,
-    stride and cropping border effect is exact.
+    stride and cropping border effect is exact. Structural synapses (``nonzero=False``)
+    do not depend on the channel: one channel is computed and scaled by ``C_out``.
     """
-    x = torch.ones((1, *src_shape), dtype=torch.float64, requires_grad=True)
-    y = apply_edge(edge, x, indicator_weight(edge, nonzero))
+    c = src_shape[0]
+    if nonzero:
+        op, factor, shape = edge, 1, src_shape
+    else:
+        op, factor, _ = _spatial(edge)
+        shape = (1, *src_shape[1:])
+    x = torch.ones((1, *shape), dtype=torch.float64, requires_grad=True)
+    y = apply_edge(op, x, indicator_weight(op, nonzero))
     (grad,) = torch.autograd.grad(y.sum(), x)
-    return torch.round(grad[0]).to(torch.int64)
+    out = torch.round(grad[0]).to(torch.int64) * factor
+    return out if nonzero else out.expand(c, -1, -1).contiguous()
 
 
 def fanin_map(edge: Edge, src_shape: Shape, nonzero: bool = False) -> torch.Tensor:
     """Per target neuron ``(C, H, W)``: number of synapses it receives along ``edge``."""
-    x = torch.ones((1, *src_shape), dtype=torch.float64)
+    if nonzero:
+        op, factor, shape = edge, 1, src_shape
+    else:
+        op, _, factor = _spatial(edge)
+        shape = (1, *src_shape[1:])
+    x = torch.ones((1, *shape), dtype=torch.float64)
     with torch.no_grad():
-        y = apply_edge(edge, x, indicator_weight(edge, nonzero))
-    return torch.round(y[0]).to(torch.int64)
+        y = apply_edge(op, x, indicator_weight(op, nonzero))
+    out = torch.round(y[0]).to(torch.int64) * factor
+    if nonzero:
+        return out
+    return out.expand(edge.out_shape(src_shape)[0], -1, -1).contiguous()
 
 
 def edge_macs(edge: Edge, src_shape: Shape) -> int:
@@ -259,51 +303,36 @@ def count_synops(
     missing = [n for n in neurons if n not in counts]
     if missing:
         raise ValueError(f"no recorded counts for {', '.join(missing)}")
-    ks = {n: as_counts(counts[n]) for n in neurons}
-    for n, k in ks.items():
+    raw = {n: _raw_counts(counts[n]) for n in neurons}
+    for n, k in raw.items():
         _check_counts(graph, n, k)
-    sizes = {(k.shape[0], k.shape[1]) for k in ks.values()}
+    sizes = {(k.shape[0], k.shape[1]) for k in raw.values()}
     if len(sizes) != 1:
         raise ValueError(f"recorded counts differ in steps or batch: {sorted(sizes)}")
     total_steps, frames = sizes.pop() if sizes else (0, 1)
     T = int(graph.meta.timesteps if timesteps is None else timesteps)
 
+    # per synaptic edge: fan-out map and synops per step, filled as the sources are scanned
+    edges: list[EdgeOps] = []
+    fans: dict[str, list[tuple[EdgeOps, torch.Tensor]]] = {n: [] for n in neurons}
     layers: dict[str, LayerStats] = {}
-    ev: dict[str, dict[str, torch.Tensor]] = {}  # per node, per form: events summed over batch
     for n in graph.order():
         op = graph.node(n)
         if isinstance(op, NeuronNode):
-            k = ks[n]
-            stats = LayerStats(n, "neuron", op.shape, op.n_thresholds, start[n], 0)
-            stats.spike_count = int(k.sum())
-            bits = stage_bits(k, op.n_thresholds)
-            stats.stage_spikes = [int(b.sum()) for b in bits]
-            ev[n] = {}
-            for form in FORMS:
-                e = events(k, form, op.n_thresholds).sum(1)  # (T_total, C, H, W)
-                ev[n][form] = e
-                stats.events[form] = int(e.sum())
-                stats.events_per_step[form] = e.flatten(1).sum(1).numpy()
-            layers[n] = stats
+            layers[n] = LayerStats(n, "neuron", op.shape, op.n_thresholds, start[n], 0)
         elif isinstance(op, ReadoutNode):
             layers[n] = LayerStats(n, "readout", op.shape, 0, start[n], 0)
-            for form in FORMS:
-                layers[n].events_per_step[form] = np.zeros(total_steps, dtype=np.int64)
-
-    edges: list[EdgeOps] = []
     input_macs, input_edges, ann_macs = 0, [], 0
     for src, dst, e in graph.edges():
         src_shape = graph.node(src).shape
         macs = edge_macs(e, src_shape)
         ann_macs += macs
+        layers[dst].macs_in += macs
         if src == graph.input_name:
             input_macs += macs
             input_edges.append(f"{src}->{dst}")
-            layers[dst].macs_in += macs
             continue
         fan = fanout_map(e, src_shape, nonzero)
-        fin = fanin_map(e, src_shape, nonzero)
-        per_step = {form: (ev[src][form] * fan).flatten(1).sum(1).numpy() for form in FORMS}
         ops = EdgeOps(
             src=src,
             dst=dst,
@@ -311,17 +340,25 @@ def count_synops(
             delay=e.delay,
             synapses=int(fan.sum()),
             max_fanout=int(fan.max()),
-            max_fanin=int(fin.max()),
+            max_fanin=int(fanin_map(e, src_shape, nonzero).max()),
             macs=macs,
-            synops={form: int(per_step[form].sum()) for form in FORMS},
-            synops_per_step=per_step,
+            synops=dict.fromkeys(FORMS, 0),
+            synops_per_step={f: np.zeros(total_steps, dtype=np.int64) for f in FORMS},
         )
         edges.append(ops)
+        fans[src].append((ops, fan))
         layers[dst].synapses_in += ops.synapses
-        layers[dst].macs_in += macs
+
+    for n in neurons:
+        _scan_layer(layers[n], raw[n], fans[n], total_steps)
+    for ops in edges:
         for form in FORMS:
-            layers[dst].synops_in[form] += ops.synops[form]
-            layers[src].synops_out[form] += ops.synops[form]
+            ops.synops[form] = int(ops.synops_per_step[form].sum())
+            layers[ops.dst].synops_in[form] += ops.synops[form]
+            layers[ops.src].synops_out[form] += ops.synops[form]
+    for lay in layers.values():
+        for form in FORMS:
+            lay.events_per_step.setdefault(form, np.zeros(total_steps, dtype=np.int64))
     return SynopsResult(
         frames=int(frames),
         total_steps=int(total_steps),
@@ -333,6 +370,55 @@ def count_synops(
         ann_macs=ann_macs,
         nonzero=nonzero,
     )
+
+
+#: Elements of int64 counts processed at once (bounds memory on large frames).
+CHUNK_ELEMS = 1 << 22
+
+
+def _raw_counts(counts: torch.Tensor | np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(counts) if isinstance(counts, np.ndarray) else counts
+
+
+def _scan_layer(
+    stats: LayerStats,
+    k_all: torch.Tensor,
+    fans: list[tuple[EdgeOps, torch.Tensor]],
+    total_steps: int,
+) -> None:
+    """Fill one layer's spike statistics and its out-edges' synops per step, in time chunks.
+
+    Per step, events come from a lookup table
+    over ``k`` (1 if ``k > 0``; ``popcount(k)``) and synops are ``events @ fan-out`` in
+    float64 (exact: every partial sum is an integer far below 2^53).
+    """
+    n_thr = stats.n_thresholds
+    values = np.arange(1 << n_thr)
+    bits = np.array([(values >> (n_thr - i)) & 1 for i in range(1, n_thr + 1)])
+    luts = {"graded": (values > 0).astype(np.float64), "cascade": bits.sum(0).astype(np.float64)}
+    masks = [1 << (n_thr - i) for i in range(1, n_thr + 1)]
+    stats.stage_spikes = [0] * n_thr
+    per = max(1, int(np.prod(k_all.shape[1:])))
+    chunk = max(1, CHUNK_ELEMS // per)
+    for form in FORMS:
+        stats.events_per_step[form] = np.zeros(total_steps, dtype=np.int64)
+    flat_fans = [(ops, fan.flatten().numpy().astype(np.float64)) for ops, fan in fans]
+    for t0 in range(0, total_steps, chunk):
+        t1 = min(total_steps, t0 + chunk)
+        k = as_counts(k_all[t0:t1])
+        check_fits(k, n_thr)
+        kn = k.numpy()
+        stats.spike_count += int(kn.sum(dtype=np.int64))
+        for i, m in enumerate(masks):
+            stats.stage_spikes[i] += int(np.count_nonzero(kn & m))
+        for form in FORMS:
+            e = luts[form][kn]  # (t, B, C, H, W) float64
+            e = (e[:, 0] if e.shape[1] == 1 else e.sum(1)).reshape(t1 - t0, -1)
+            stats.events_per_step[form][t0:t1] = np.rint(e.sum(1)).astype(np.int64)
+            for ops, fan in flat_fans:
+                ops.synops_per_step[form][t0:t1] = np.rint(e @ fan).astype(np.int64)
+    for form in FORMS:
+        stats.events[form] = int(stats.events_per_step[form].sum())
 
 
 def graph_ann_macs(graph: SpikingGraph) -> int:
