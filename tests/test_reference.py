@@ -385,3 +385,17 @@ def test_cli_simulate(tmp_path, qgraph, capsys):
     assert main(["simulate", str(float_model), "--image", str(tmp_path / "x.png")]) == 2
     assert "not quantized" in capsys.readouterr().err
     assert main([*base, "--backend", "lava"]) in (0, 3)
+
+
+def test_integer_module_pads_and_matches(qgraph):
+    from lava_spikingunet.reference.module import IntegerSpikingUNetModule, with_delays
+
+    mod = IntegerSpikingUNetModule(qgraph, delays="balanced")
+    x = torch.as_tensor(_frames(1, size=16), dtype=torch.float32)
+    y = mod(x)
+    want = simulate(with_delays(qgraph, "balanced"), x.numpy()).y
+    torch.testing.assert_close(y, want.float(), rtol=0, atol=0)
+    assert mod(x[..., :13, :11]).shape == (1, 1, 13, 11)
+    assert with_delays(qgraph, "graph") is qgraph
+    with pytest.raises(ValueError):
+        with_delays(qgraph, "bogus")

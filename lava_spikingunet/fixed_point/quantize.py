@@ -145,11 +145,17 @@ def readout_bound(graph: SpikingGraph, timesteps: int) -> float:
 
 
 def readout_peak(graph: SpikingGraph, frames: Any, timesteps: int) -> float:
-    """Largest ``|acc|`` (any prefix of the window) on ``frames``, float simulation."""
+    """Largest ``|acc|`` (any prefix of the window) on ``frames``, float simulation, over
+    the graph's own delays and zero delays (= balanced delays in the readout window)."""
+    from lava_spikingunet.reference.module import with_delays
     from lava_spikingunet.reference.simulator import simulate
 
-    res = simulate(graph, frames, timesteps=timesteps, quantized=False)
-    return float(res.stats[graph.readout_name].max_abs_state)
+    peak = 0.0
+    for delays in ("graph", "zero"):
+        g = with_delays(graph, delays)
+        res = simulate(g, frames, timesteps=timesteps, quantized=False)
+        peak = max(peak, float(res.stats[graph.readout_name].max_abs_state))
+    return peak
 
 
 def choose_readout_scale(
