@@ -78,10 +78,11 @@ def _mapping(graph, profile, forms, weight_model) -> dict:
     return out
 
 
-def _title(path: str, graph) -> str:
+def _title(path: str, graph, delays: str) -> str:
     conv = graph.meta.extra.get("conversion") or {}
     norm = conv.get("norm") or conv.get("normalization")
-    return f"{Path(path).name}" + (f" ({norm} normalization)" if norm else "")
+    what = [f"{norm} normalization"] if norm else []
+    return f"{Path(path).name} ({', '.join([*what, f'{delays} delays'])})"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -138,11 +139,13 @@ def run(args: argparse.Namespace) -> int:
             out_dir / f"raster_{layer}.png",
         )
     )  # fmt: skip
-    panels = [(_title(args.model, graph), ann_activations(graph, xp), spike_rates(rec))]
+    panels = [
+        (_title(args.model, graph, args.delays), ann_activations(graph, xp), spike_rates(rec))
+    ]
     if args.compare:
         rec2, xp2 = _record(args.compare, args.image, args.delays, args.timesteps)
-        panels.append((_title(args.compare, rec2.graph), ann_activations(rec2.graph, xp2),
-                       spike_rates(rec2)))  # fmt: skip
+        title = _title(args.compare, rec2.graph, args.delays)
+        panels.append((title, ann_activations(rec2.graph, xp2), spike_rates(rec2)))
     written.append(figures.plot_activation_vs_rate(panels, out_dir / "activation_vs_rate.png"))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

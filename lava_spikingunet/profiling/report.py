@@ -162,12 +162,20 @@ def _si(x: float) -> str:
     return f"{x:.3g}" if not x.is_integer() else str(int(x))
 
 
+def _energy(pj: float) -> str:
+    """Energy with a readable unit: 1.23e7 pJ -> '12.3 uJ'."""
+    for div, unit in ((1e12, "J"), (1e9, "mJ"), (1e6, "uJ"), (1e3, "nJ")):
+        if abs(pj) >= div:
+            return f"{pj / div:.3g} {unit}"
+    return f"{pj:.3g} pJ"
+
+
 def format_table(report: dict[str, Any], forms: tuple[Form, ...] = FORMS) -> str:
     """A readable per-layer table and the per-frame summary."""
     head = ["layer", "shape", "neurons", "synapses", "spikes k", "rate"]
     for form in forms:
         tag = "g" if form == "graded" else "c"
-        head += [f"events {tag}", f"synops {tag}", f"E {tag} nJ"]
+        head += [f"events {tag}", f"synops {tag}", f"energy {tag}"]
     rows = [head]
     for r in report["layers"]:
         row = [
@@ -183,7 +191,7 @@ def format_table(report: dict[str, Any], forms: tuple[Form, ...] = FORMS) -> str
             row += [
                 _si(ev) if r["kind"] == "neuron" else "-",
                 _si(r[f"synops_{form}"]),
-                f"{r[f'energy_nj_{form}']:.4g}",
+                _energy(r[f"energy_nj_{form}"] * PJ_PER_NJ),
             ]
         rows.append(row)
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(head))]
@@ -212,8 +220,9 @@ def format_table(report: dict[str, Any], forms: tuple[Form, ...] = FORMS) -> str
         lines.append(
             f"  {form:8s} synops {_si(f['synops'])} ({f['synops_per_ann_mac']:.3g} per ANN MAC), "
             f"updates {_si(f['neuron_updates'])}, {report['profile']} energy "
-            f"{f['energy_uj']:.4g} uJ{est}; paper model SNN {f['paper_snn_energy_uj']:.4g} uJ"
-            f" vs ANN {fr['paper_ann_energy_uj']:.4g} uJ ({f['paper_ann_over_snn']:.3g}x)"
+            f"{_energy(f['energy_uj'] * 1e6)}{est}; paper model SNN "
+            f"{_energy(f['paper_snn_energy_uj'] * 1e6)} vs ANN "
+            f"{_energy(fr['paper_ann_energy_uj'] * 1e6)} ({f['paper_ann_over_snn']:.3g}x)"
         )
     if lat:
         lines.append(
