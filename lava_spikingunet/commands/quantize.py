@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     if args.calib_data:
         calib, source = load_frames(args.calib_data, graph, max(1, args.calib_frames)), "files"
     else:
-        calib, source = task_frames(graph, args.data_root, args.calib_frames), "task"
+        calib, source = task_frames(graph, args.data_root, args.calib_frames), "task patches"
     try:
         q = quantize_graph(
             graph,

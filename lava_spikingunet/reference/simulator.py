@@ -97,7 +97,8 @@ class LayerStats:
 
     ``max_abs_state``: largest ``|v + I|`` before saturation (readout: ``|acc + I|``);
     ``max_abs_current``: largest ``|I(t)|``; ``saturated``: (element, step) pairs
-    clamped at a state bound.
+    clamped at a state bound (for the static target, plus input-current elements clipped
+    on the host).
     """
 
     max_abs_state: float = 0.0
@@ -313,6 +314,8 @@ def simulate(
             cur_dtype = torch.float32 if quantized and bound < F32_EXACT else torch.float64
             lo, hi = window[name]
             st = stats[name] = LayerStats()
+            if quantized and name == first:  # the input current clipped at the state bounds
+                st.saturated = int(((i0 <= lo_s) | (i0 >= hi_s)).sum())
             shape = (batch, *shapes[name])
             chunk = max(1, chunk_elems // max(int(np.prod(shape)), 1))
             state = torch.zeros(shape, dtype=scan_dtype)
