@@ -212,7 +212,8 @@ def format_table(report: dict[str, Any], forms: tuple[Form, ...] = FORMS) -> str
         f"T={report['timesteps']},"
         f" {report['total_steps']} steps; rate = graded events per neuron-step;"
         f" synapses: {report['synapses']}):",
-        f"  host input conv: {_si(fr['host_input_macs'])} MACs (float, once per frame)",
+        f"  recorded by the {report.get('recorded_by') or 'given counts'}; host input conv: "
+        f"{_si(fr['host_input_macs'])} MACs (float, once per frame)",
         f"  ANN (U-Net) MACs: {_si(fr['ann_macs'])}; spikes (sum k): {_si(fr['spike_count'])}",
     ]
     for form in forms:
