@@ -59,8 +59,25 @@ def run_reference(graph, frame, timesteps: int) -> SimOutput:
 
 
 def run_lava(graph, frame, timesteps: int) -> SimOutput:
-    """Lava CPU simulator (fixed_pt): to be wired to the Lava backend when it exists."""
-    raise BackendUnavailable("lava")
+    """Lava CPU simulator, ``Loihi2SimCfg(select_tag="fixed_pt")``, in the model's form."""
+    from lava_spikingunet.backends.lava_network import run_lava as lava_run
+    from lava_spikingunet.graph.timing import pipeline_depth
+    from lava_spikingunet.reference.input_current import input_current
+
+    if frame.shape[1:] != graph.node(graph.input_name).shape[1:]:
+        graph = graph.resized(*frame.shape[1:])
+    if timesteps != graph.meta.timesteps:
+        graph = graph.copy()
+        graph.meta.timesteps = timesteps
+    res = lava_run(graph, input_current(graph, frame[None]), form=graph.meta.neuron_form)
+    scale = graph.node(graph.readout_name).scale
+    return SimOutput(
+        acc=res.acc[0],
+        y=res.output(scale)[0],
+        timesteps=timesteps,
+        total_steps=res.frame_len,
+        pipeline_depth=pipeline_depth(graph),
+    )
 
 
 #: Backend name -> function(graph, frame (C, H, W) float64, timesteps) -> SimOutput.
