@@ -92,7 +92,7 @@ def measure(task_name: str, unet_path: Path, float_graph: Path, h5: Path, recipe
 
 
 def write_card(folder: Path, task: str, info: dict[str, Any]) -> None:
-    m, key = info["metrics"], info["key"]
+    m = info["metrics"]
     rows = []
     for metric in sorted(m["unet"]):
         rows.append(
