@@ -36,7 +36,11 @@ METRICS = "metrics.json"
 
 
 def log(msg: str) -> None:
-    print(msg, flush=True)
+    """A line on stdout that does not collide with a running progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(msg, file=sys.stdout)
+    sys.stdout.flush()
 
 
 def make_batch(dataset, step: int, batch: int) -> list[torch.Tensor]:
