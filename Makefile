@@ -36,6 +36,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix lava_spikingunet tests benchmarks
 
 bench: $(STAMP)
+	$(PIP) install --quiet --no-deps -r requirements/bench.txt
 	$(PY) -m benchmarks.run_all
 
 clean-venv:

@@ -1,0 +1,69 @@
+"""Regenerate every benchmark figure the README and the model cards quote (JSON + markdown).
+
+    .venv/bin/python -m benchmarks.run_all            # everything (long: hours on 2 cores)
+    .venv/bin/python -m benchmarks.run_all --quick    # the same tables on fewer images
+    .venv/bin/python -m benchmarks.run_all --only reference lava_synapse
+
+Each step is one benchmark module run as a subprocess (so a failure in one does not
+stop the rest); results land in benchmarks/results/, and benchmarks/results/INDEX.md
+lists what ran, its exit status and its wall time. `--ship` also rebuilds the shipped
+models and their cards (netx_exports/, benchmarks/ship_models.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+
+#: name -> (module, full args, quick args)
+STEPS: dict[str, tuple[str, list[str], list[str]]] = {
+    "baselines": ("benchmarks.train_baselines", [], []),
+    "reference": ("benchmarks.bench_reference", ["--accuracy"], ["--quick", "--accuracy"]),
+    "lava_synapse": ("benchmarks.bench_lava_synapse", [], ["--repeats", "2"]),
+    "conversion": ("benchmarks.conversion_tables", [], ["--quick"]),
+    "peer_spikingjelly": ("benchmarks.peer_spikingjelly", [], ["--quick"]),
+}
+SHIP_TASKS = ("denoise-grey", "drive")
+
+
+def run_step(module: str, args: list[str]) -> tuple[int, float]:
+    t0 = time.perf_counter()
+    code = subprocess.call([sys.executable, "-m", module, *args], cwd=REPO)
+    return code, time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer images / repeats per table")
+    p.add_argument("--only", nargs="+", choices=sorted(STEPS), help="run only these steps")
+    p.add_argument("--ship", action="store_true", help="also rebuild netx_exports/ models")
+    args = p.parse_args(argv)
+
+    rows = []
+    for name in args.only or list(STEPS):
+        module, full, quick = STEPS[name]
+        print(f"\n=== {name}: python -m {module} {' '.join(quick if args.quick else full)}")
+        code, secs = run_step(module, quick if args.quick else full)
+        rows.append((name, module, code, secs))
+    if args.ship:
+        for task in SHIP_TASKS:
+            code, secs = run_step("benchmarks.ship_models", [task])
+            rows.append((f"ship {task}", "benchmarks.ship_models", code, secs))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    lines = ["# Benchmark runs", "", "| step | command | exit | wall |", "|---|---|---|---|"]
+    for name, module, code, secs in rows:
+        lines.append(f"| {name} | `python -m {module}` | {code} | {secs / 60:.1f} min |")
+    lines += ["", "Results: the `*.json` / `*.md` files beside this one."]
+    (RESULTS / "INDEX.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0 if all(code == 0 for *_, code, _ in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
