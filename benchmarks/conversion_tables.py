@@ -6,13 +6,14 @@ TASK=PATH``), using the float spiking simulator with zero delays:
 - Table 1: U-Net vs converted Spiking-UNet vs fine-tuned (accumulated spiking flow);
 - Table 2: IF (reset by subtraction and to zero) vs MT neurons;
 - Table 3: layer-wise vs connection-wise normalization;
-- Table 4: number of thresholds N = 1..5 (ladder theta_i = 2 / 2^(i-1));
+- Table 4: number of thresholds N = 1..5 (ladder theta_i = 2 / 2^(i-1)), at the paper's T;
 
-each at the paper's T (DRIVE 10, EM 50, CamSeq01 20, BSD68 10, CBSD68 20) and smaller
-T. Metrics: PSNR at sigma 25 (denoising), F1 (DRIVE, EM), mIoU (CamSeq01), with the
+Tables 1-3 at the paper's T (DRIVE 10, EM 50, CamSeq01 20, BSD68 10, CBSD68 20) and
+smaller T. Metrics: PSNR at sigma 25 (denoising), F1 (DRIVE, EM), mIoU (CamSeq01), with the
 training code's evaluation. Writes ``benchmarks/results/conversion.json`` and ``.md``
 after every task. ``--quick``: 3 test images, central 256x256 crops, 20 fine-tuning
-steps, so a task takes minutes on 2 CPU cores.
+steps, so a task takes a few minutes on one CPU core (EM at T=50 the longest). The full
+run (every test image, whole frames, T, T/2, T/5, 200 fine-tuning steps) takes hours.
 
     .venv/bin/python -m benchmarks.conversion_tables --quick
 """
@@ -135,7 +136,7 @@ class TaskBench:
             self.record(2, "MT N=4", t, self.spiking(t, **mt4))
             self.record(3, "layer-wise", t, self.spiking(t, norm="layer", **mt4))
             self.record(3, "connection-wise", t, self.spiking(t, **mt4))
-        for t in self.ts[:1] if a.quick else self.ts:
+        for t in self.ts[:1]:
             for n in (1, 2, 3, 4, 5):
                 self.record(4, f"N={n}", t, self.spiking(t, n_thresholds=n, theta1=2.0))
 
