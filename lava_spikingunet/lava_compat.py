@@ -6,6 +6,11 @@ Both releases declare ``Requires-Python <3.11`` and have two breakages on 3.11:
    default (``x: ByteEncoder = ByteEncoder()``), which Python 3.11 rejects with
    ``ValueError: mutable default``. We compile that module from its source with
    the defaults rewritten to ``field(default_factory=ByteEncoder)``.
+   In the same way, Lava's ``message_infrastructure/multiprocessing.py`` calls
+   ``multiprocessing.set_start_method('fork')`` at import, which raises
+   ``RuntimeError: context has already been set`` once anything in the process has
+   used multiprocessing (tqdm's lock does): it becomes a no-op when the start method
+   already is ``fork``.
 2. ``lava.lib.dl.slayer`` (imported by ``lava.lib.dl.netx``) imports its object
    detection helpers, which import ``torchvision`` at module level; no CPU build
    of torchvision exists for torch 2.13. When torchvision is absent, that one
@@ -28,6 +33,7 @@ import sys
 import types
 
 VAR_MODEL = "lava.magma.compiler.var_model"
+MP_INFRA = "lava.magma.runtime.message_infrastructure.multiprocessing"
 OBJECT_DETECTION = "lava.lib.dl.slayer.object_detection"
 
 SETUP_HINT = (
@@ -50,12 +56,25 @@ def patch_var_model_source(source: str) -> str:
     )
 
 
+def patch_start_method_source(source: str) -> str:
+    """Make Lava's ``mp.set_start_method('fork')`` tolerate an already-set context."""
+    return source.replace(
+        "mp.set_start_method('fork')",
+        "mp.get_start_method(allow_none=True) == 'fork' or mp.set_start_method('fork', force=True)",
+    )
+
+
+#: Module -> source patch applied when it is imported.
+SOURCE_PATCHES = {VAR_MODEL: patch_var_model_source, MP_INFRA: patch_start_method_source}
+
+
 class _PatchedSourceLoader(importlib.machinery.SourceFileLoader):
     """Compile the module from patched source (never from a stale .pyc)."""
 
     def get_code(self, fullname: str) -> types.CodeType:
         source = self.get_data(self.path).decode("utf-8")
-        return compile(patch_var_model_source(source), self.path, "exec", dont_inherit=True)
+        patched = SOURCE_PATCHES[fullname](source)
+        return compile(patched, self.path, "exec", dont_inherit=True)
 
 
 class _MissingTorchvisionStub(types.ModuleType):
@@ -81,10 +100,10 @@ class _StubLoader(importlib.abc.Loader):
 
 
 class LavaCompatFinder(importlib.abc.MetaPathFinder):
-    """Meta-path finder applying the two Python 3.11 fixes."""
+    """Meta-path finder applying the Python 3.11 fixes."""
 
     def find_spec(self, fullname, path, target=None):
-        if fullname == VAR_MODEL:
+        if fullname in SOURCE_PATCHES:
             spec = importlib.machinery.PathFinder.find_spec(fullname, path)
             if spec is None or spec.origin is None:
                 return None

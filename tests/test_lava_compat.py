@@ -79,3 +79,23 @@ def test_require_lava_names_the_fix_when_missing(monkeypatch):
     )
     with pytest.raises(lava_compat.LavaUnavailableError, match="make setup"):
         lava_compat.require_lava()
+
+
+def test_patch_tolerates_an_already_set_start_method():
+    src = "import platform\nif True:\n    mp.set_start_method('fork')\n"
+    out = lava_compat.patch_start_method_source(src)
+    assert "force=True" in out and "get_start_method(allow_none=True)" in out
+
+
+def test_lava_imports_after_multiprocessing_was_used():
+    res = _run(
+        """
+        import multiprocessing as mp
+        mp.RLock()  # fixes the default context, as tqdm does
+        import lava_spikingunet
+        import lava.magma.runtime.message_infrastructure.multiprocessing
+        print("ok", mp.get_start_method())
+        """
+    )
+    assert res.returncode == 0, res.stderr
+    assert "ok fork" in res.stdout
