@@ -208,7 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.finetuned is not None:
         tuned = args.finetuned.resolve()
-        cmds.append(f"# fine-tuned graph reused: {rel(tuned)} (see its .log beside it)")
+        recipe_file = tuned.with_suffix(".cmd")  # the commands that made it, one a line
+        if recipe_file.is_file():
+            cmds += recipe_file.read_text().split("\n")
+        else:
+            cmds.append(f"# fine-tuned graph reused: {rel(tuned)}")
     elif not (args.skip_finetune and tuned.is_file()):
         spikingunet(["finetune", rel(converted), "--out", rel(tuned), "--T", str(T),
                      "--steps", str(args.finetune_steps), "--time-budget",
