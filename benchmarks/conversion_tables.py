@@ -3,7 +3,8 @@
 For every task with a checkpoint (``checkpoints/<task>.pt``, or ``--checkpoint
 TASK=PATH``), using the float spiking simulator with zero delays:
 
-- Table 1: U-Net vs converted Spiking-UNet vs fine-tuned (accumulated spiking flow);
+- Table 1: U-Net vs converted Spiking-UNet vs fine-tuned (accumulated spiking flow),
+  plus our half-quantum bias shift (not in the paper; docs/conversion.md);
 - Table 2: IF (reset by subtraction and to zero) vs MT neurons;
 - Table 3: layer-wise vs connection-wise normalization;
 - Table 4: number of thresholds N = 1..5 (ladder theta_i = 2 / 2^(i-1)), at the paper's T;
@@ -127,6 +128,8 @@ class TaskBench:
         for t in self.ts:
             conv = self.record(1, "converted", t, self.spiking(t, **mt4))
             self.out.setdefault("gap", {})[t] = conv["value"] - unet["value"]
+            shift = self.spiking(t, bias_shift=True, timesteps=t, **mt4)
+            self.record(1, "converted + bias shift", t, shift)
             if a.finetune_steps:
                 graph, info = self.finetuned(t)
                 metrics = self.evaluate(SpikingUNetModule(graph, t))

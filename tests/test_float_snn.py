@@ -126,12 +126,25 @@ def test_zero_and_balanced_delays_agree(tiny):
 
 
 def test_native_delays_run_and_bias_is_gated(tiny):
+    """Nothing fires before a node's start; input (t < T) and bias ([start, start + T))
+    stop after the window, so a node whose inputs all arrive in step with it (and whose
+    count never saturates) falls silent after its window, as do its sources."""
     unet, stats, x, ref = tiny
     graph = convert_unet(unet, stats, 16, 16, ConversionConfig())
-    res = simulate(graph, x, 10, delays="graph", record=True)
+    T = 10
+    res = simulate(graph, x, T, delays="graph", record=True)
     assert res.start[graph.readout_name] == pipeline_depth(graph)
+    silent = {graph.input_name}
     for n in graph.neurons():
-        assert (res.counts[n][: res.start[n]] == 0).all()
+        k, s = res.counts[n], res.start[n]
+        assert (k[:s] == 0).all()
+        ins = graph.in_edges(n)
+        if all(src in silent and res.start[src] + e.delay == s for src, e in ins):
+            if k[s : s + T].max() < graph.node(n).max_count:  # residual below one unit
+                assert (k[s + T :] == 0).all(), n
+                silent.add(n)
+    assert {"enc0.c1", "enc0.c2", "pool1"} <= silent
+    assert any(res.start[n] + T < res.total_steps for n in silent - {graph.input_name})
     assert _err(res.y, ref) < 0.1
 
 
@@ -160,3 +173,13 @@ def test_padding_module_and_counts(tiny):
     torch.testing.assert_close(res.rates["enc0.c1"], counts.float().mean(0))
     with pytest.raises(ValueError, match="input must be"):
         simulate(graph, torch.rand(1, 3, 16, 16))
+
+
+def test_bias_shift_rounds_instead_of_floor(tiny):
+    unet, stats, x, ref = tiny
+    for T in (2, 4, 8):
+        plain = convert_unet(unet, stats, 16, 16, ConversionConfig(timesteps=T))
+        shifted = convert_unet(unet, stats, 16, 16, ConversionConfig(timesteps=T, bias_shift=True))
+        node = shifted.node("enc0.c1")
+        assert node.bias == pytest.approx(plain.node("enc0.c1").bias + 0.25 / (2 * T))
+        assert _err(simulate(shifted, x, T).y, ref) < _err(simulate(plain, x, T).y, ref)

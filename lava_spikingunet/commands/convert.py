@@ -74,6 +74,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
     p.add_argument(
+        "--bias-shift", action="store_true",
+        help="add theta_N/(2T) to every neuron bias (round instead of floor over the "
+        "window; not in the paper, better at short T)",
+    )  # fmt: skip
+    p.add_argument(
         "--T", dest="timesteps", type=positive_int, default=None,
         help="time steps (default: the paper's for the task: DRIVE 10, EM 50, CamSeq01 20, "
         "BSD68 10, CBSD68 20)",
@@ -126,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
             n_thresholds=args.thresholds,
             theta1=args.theta1,
             reset=args.reset,
+            bias_shift=args.bias_shift,
             timesteps=args.timesteps or T.PAPER_T.get(task_name, 10),
         )
     except ValueError as exc:
@@ -169,7 +175,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"converted {task_name} U-Net (width {unet.config.base_width}, depth "
         f"{unet.config.depth}): {cfg.neuron.upper()} N={cfg.thresholds} theta1="
-        f"{cfg.first_threshold:g}, {cfg.norm}-wise p={cfg.percentile:g}, T={cfg.timesteps}, "
+        f"{cfg.first_threshold:g}, {cfg.norm}-wise p={cfg.percentile:g}, T={cfg.timesteps}"
+        f"{' (bias shift)' if cfg.bias_shift else ''}, "
         f"frame {frame[0]}x{frame[1]}, pipeline depth {pipeline_depth(graph)} steps"
     )
     print("lambdas: " + ", ".join(f"{k}={v:.3g}" for k, v in lam.items()))

@@ -17,7 +17,10 @@ class ConversionConfig:
     """How to convert. ``neuron="if"`` is the single-threshold baseline (N = 1).
 
     ``theta1=None`` picks the paper's defaults: 2.0 for MT (ladder {2, 1, 0.5, 0.25} at
-    N = 4), 1.0 for IF (threshold = lambda).
+    N = 4), 1.0 for IF (threshold = lambda). ``bias_shift`` (off in the paper) adds half a
+    quantum per window, ``theta_N / (2 T)``, to every neuron's bias: over ``T`` steps a
+    neuron then emits ``round`` instead of ``floor`` of its accumulated input, removing
+    the downward bias that compounds through the layers at short T.
     """
 
     norm: Norm = "connection"
@@ -27,6 +30,7 @@ class ConversionConfig:
     theta1: float | None = None
     reset: Literal["subtract", "zero"] = "subtract"
     timesteps: int = 10
+    bias_shift: bool = False
 
     def __post_init__(self) -> None:
         if self.neuron not in ("mt", "if"):
@@ -79,6 +83,10 @@ def convert_unet(
         timesteps=cfg.timesteps,
         reset=cfg.reset,
     )
+    if cfg.bias_shift:
+        for n in graph.neurons():
+            node = graph.node(n)
+            node.bias = node.bias + node.theta_unit / (2 * cfg.timesteps)
     settings = asdict(cfg) | {"n_thresholds": cfg.thresholds, "theta1": cfg.first_threshold}
     graph.meta.extra.update(
         conversion=settings,
