@@ -61,6 +61,7 @@ class RNeuron:
     bias: np.ndarray  # per channel
     start: int
     bits: int = 24
+    steps: int = 0  # bias window [start, start + steps); 0: no upper limit
 
 
 @dataclass
@@ -98,20 +99,27 @@ def ref_simulate(
     edges: list[REdge],
     static: dict[str, np.ndarray],
     steps: int,
+    input_steps: int = 0,
 ) -> RefResult:
-    """Semantics of docs/semantics.md sections 1, 3, 4 (delays >= 1 on synaptic edges)."""
+    """Semantics of docs/semantics.md sections 1, 3, 4 (delays >= 1 on synaptic edges).
+
+    The static current is injected at steps ``t < input_steps`` (0: every step); neuron
+    ``n`` adds its bias at ``start <= t < start + steps`` (``steps`` 0: ``t >= start``).
+    """
     k = {n: np.zeros((steps, *p.shape), np.int64) for n, p in neurons.items()}
     v = {n: np.zeros(p.shape, np.int64) for n, p in neurons.items()}
     acc = {n: np.zeros(p.shape, np.int64) for n, p in readouts.items()}
     for t in range(steps):
         cur = {n: np.zeros(p.shape, np.int64) for n, p in {**neurons, **readouts}.items()}
         for n, i0 in static.items():
-            cur[n] += i0
+            if input_steps == 0 or t < input_steps:
+                cur[n] += i0
         for e in edges:
             if t - e.delay >= 0:
                 cur[e.dst] += ref_shift(e.op(k[e.src][t - e.delay]), e.exp)
         for n, p in neurons.items():
-            b = p.bias.reshape(-1, 1, 1) if t >= p.start else 0
+            on = p.start <= t and (p.steps == 0 or t < p.start + p.steps)
+            b = p.bias.reshape(-1, 1, 1) if on else 0
             lo, hi = -(2 ** (p.bits - 1)), 2 ** (p.bits - 1) - 1
             v[n] = np.clip(v[n] + cur[n] + b, lo, hi)
             k[n][t] = np.clip(v[n] // p.theta, 0, 2**p.n - 1)
@@ -134,6 +142,7 @@ def _neuron(cascade: bool, p: RNeuron, steps: int, frame_len: int = 0):
         theta_unit_int=p.theta,
         bias=p.bias,
         start=p.start,
+        steps=p.steps,
         v_bits=p.bits,
         frame_len=frame_len,
         record_steps=steps,
@@ -148,17 +157,24 @@ def _spikes(proc, steps: int) -> np.ndarray:
     return sum(_get(getattr(proc, f"spikes_{i}"))[:steps] << (n - 1 - i) for i in range(n))
 
 
+#: T of the chain network: the encoder sends for 6 steps, each window is 6 steps long.
+CHAIN_T = 6
+
+
 def chain_network(seed: int = 0, exp1: int = -2, bits2: int = 9):
-    """input -> n1 -(conv3x3, d=1)-> n2 -(conv1x1, d=1)-> readout."""
+    """input -> n1 -(conv3x3, d=1)-> n2 -(conv1x1, d=1)-> readout; T = 6."""
     rng = np.random.default_rng(seed)
     i0 = rng.integers(-10, 140, size=(2, 5, 5))
     w1 = rng.integers(-60, 61, size=(3, 2, 3, 3))
     w2 = rng.integers(-20, 21, size=(2, 3, 1, 1))
+    T = CHAIN_T
     neurons = {
-        "n1": RNeuron((2, 5, 5), n=3, theta=16, bias=np.array([3, -5]), start=0),
-        "n2": RNeuron((3, 5, 5), n=2, theta=8, bias=np.array([1, 0, -2]), start=1, bits=bits2),
+        "n1": RNeuron((2, 5, 5), n=3, theta=16, bias=np.array([3, -5]), start=0, steps=T),
+        "n2": RNeuron(
+            (3, 5, 5), n=2, theta=8, bias=np.array([1, 0, -2]), start=1, bits=bits2, steps=T
+        ),
     }
-    readouts = {"out": RReadout((2, 5, 5), bias=np.array([5, -3]), start=2, steps=6, bits=12)}
+    readouts = {"out": RReadout((2, 5, 5), bias=np.array([5, -3]), start=2, steps=T, bits=12)}
     edges = [
         REdge("n1", "n2", lambda k: ops.conv2d(k, w1, 1, 1), exp1, 1),
         REdge("n2", "out", lambda k: ops.conv2d(k, w2), 0, 1),
@@ -168,7 +184,7 @@ def chain_network(seed: int = 0, exp1: int = -2, bits2: int = 9):
 
 def build_chain(cascade: bool, steps: int, exp1: int = -2, bits2: int = 9):
     i0, w1, w2, neurons, readouts, edges = chain_network(exp1=exp1, bits2=bits2)
-    enc = StaticInputEncoder(current=i0)
+    enc = StaticInputEncoder(current=i0, steps=CHAIN_T)
     n1 = _neuron(cascade, neurons["n1"], steps)
     n2 = _neuron(cascade, neurons["n2"], steps)
     stages = (lambda p: p.n) if cascade else (lambda p: 0)
@@ -187,15 +203,27 @@ def build_chain(cascade: bool, steps: int, exp1: int = -2, bits2: int = 9):
     s1.a_out.connect(n2.a_in)
     connect_source(n2, s2)
     s2.a_out.connect(out.a_in)
-    ref = ref_simulate(neurons, readouts, edges, {"n1": i0}, steps)
+    ref = ref_simulate(neurons, readouts, edges, {"n1": i0}, steps, input_steps=CHAIN_T)
     return (n1, n2, out), ref
+
+
+def _ungated(neurons: dict[str, RNeuron]) -> dict[str, RNeuron]:
+    """The same neurons with the bias on at every step from ``start`` (no window end)."""
+    return {n: RNeuron(**{**p.__dict__, "steps": 0}) for n, p in neurons.items()}
 
 
 @pytest.mark.parametrize("cascade", [False, True], ids=["graded", "cascade"])
 def test_chain_matches_reference(cascade, no_leftover_processes) -> None:
-    steps = 8
+    steps = 8  # two steps past n1's window: input and bias are off there
     (n1, n2, out), ref = build_chain(cascade, steps)
     assert ref.k["n2"].max() == 3 and ref.k["n1"].max() == 7, "test should saturate k"
+    i0, _, _, neurons, readouts, edges = chain_network()
+    old = ref_simulate(_ungated(neurons), readouts, edges, {"n1": i0}, steps)
+    for n in neurons:  # the window rule matters here, and only after the windows
+        p = neurons[n]
+        assert not np.array_equal(old.k[n][p.start + p.steps :], ref.k[n][p.start + p.steps :])
+        np.testing.assert_array_equal(old.k[n][: p.start + p.steps], ref.k[n][: p.start + p.steps])
+    np.testing.assert_array_equal(old.acc["out"], ref.acc["out"])
     with lava_session(n1):
         _run(n1, steps)
         got = {"n1": _spikes(n1, steps), "n2": _spikes(n2, steps)}
@@ -214,8 +242,8 @@ def test_saturation_is_exercised() -> None:
     i0 = chain_network()[0]
     lo, hi = -256, 255
     wide = {**neurons, "n2": RNeuron(**{**neurons["n2"].__dict__, "bits": 24})}
-    narrow_ref = ref_simulate(neurons, readouts, edges, {"n1": i0}, 8)
-    wide_ref = ref_simulate(wide, readouts, edges, {"n1": i0}, 8)
+    narrow_ref = ref_simulate(neurons, readouts, edges, {"n1": i0}, 8, CHAIN_T)
+    wide_ref = ref_simulate(wide, readouts, edges, {"n1": i0}, 8, CHAIN_T)
     v = narrow_ref.v["n2"]
     assert not np.array_equal(v, wide_ref.v["n2"])
     assert v.min() >= lo and v.max() <= hi and (v == lo).any() and (v == hi - 3 * 8).any()
@@ -235,29 +263,32 @@ def test_floating_pt_models_match_when_exact(no_leftover_processes) -> None:
 def test_delays_pool_convT_skip_and_frames(no_leftover_processes) -> None:
     """n1 -(avgpool, d=3)-> n2 -(convT, d=1)-> n3 <-(conv skip, d=4)- n1; n3 -> readout.
 
-    Two frames back to back (``frame_len``): every process resets at the frame start.
+    Two frames back to back (``frame_len``): every process resets at the frame start, and
+    the input and bias windows (T = 4) restart with every frame.
     """
     rng = np.random.default_rng(1)
-    frame_len, frames = 9, 2
+    frame_len, frames, T = 9, 2, 4
     i0 = rng.integers(0, 70, size=(frames, 2, 4, 4))
     w_ct = rng.integers(-40, 41, size=(2, 3, 3, 3))
     w_skip = rng.integers(-30, 31, size=(3, 2, 3, 3))
     w_out = rng.integers(-9, 10, size=(1, 3, 1, 1))
     neurons = {
-        "n1": RNeuron((2, 4, 4), n=2, theta=8, bias=np.array([2, 1]), start=0),
-        "n2": RNeuron((2, 2, 2), n=4, theta=4, bias=np.array([-1, 3]), start=3),
-        "n3": RNeuron((3, 4, 4), n=3, theta=16, bias=np.array([0, 7, -4]), start=4),
+        "n1": RNeuron((2, 4, 4), n=2, theta=8, bias=np.array([2, 1]), start=0, steps=T),
+        "n2": RNeuron((2, 2, 2), n=4, theta=4, bias=np.array([-1, 3]), start=3, steps=T),
+        "n3": RNeuron((3, 4, 4), n=3, theta=16, bias=np.array([0, 7, -4]), start=4, steps=T),
     }
-    readouts = {"out": RReadout((1, 4, 4), bias=np.array([11]), start=5, steps=4)}
+    readouts = {"out": RReadout((1, 4, 4), bias=np.array([11]), start=5, steps=T)}
     edges = [
         REdge("n1", "n2", lambda k: ops.avgpool2d(k, 5), -1, 3),
         REdge("n2", "n3", lambda k: ops.conv_transpose2d(k, w_ct), -2, 1),
         REdge("n1", "n3", lambda k: ops.conv2d(k, w_skip, 1, 1), -3, 4),
         REdge("n3", "out", lambda k: ops.conv2d(k, w_out), 0, 1),
     ]
-    refs = [ref_simulate(neurons, readouts, edges, {"n1": i0[f]}, frame_len) for f in range(2)]
+    refs = [ref_simulate(neurons, readouts, edges, {"n1": i0[f]}, frame_len, T) for f in range(2)]
+    old = ref_simulate(_ungated(neurons), readouts, edges, {"n1": i0[1]}, frame_len)
+    assert not all(np.array_equal(old.k[n], refs[1].k[n]) for n in neurons)
 
-    enc = StaticInputEncoder(current=i0, frame_len=frame_len)
+    enc = StaticInputEncoder(current=i0, steps=T, frame_len=frame_len)
     procs = {n: _neuron(False, p, frame_len, frame_len) for n, p in neurons.items()}
     pool = AvgPoolSynapse(weight=5, in_shape=(2, 4, 4), weight_exp=-1, delay=3, frame_len=frame_len)
     up = ConvTransposeSynapse(weight=w_ct, in_shape=(2, 2, 2), weight_exp=-2, frame_len=frame_len)
@@ -299,13 +330,13 @@ def test_delays_pool_convT_skip_and_frames(no_leftover_processes) -> None:
 def test_new_frame_through_encoder_var(no_leftover_processes) -> None:
     """Frame by frame: run a frame, read the readout, ``set`` the encoder's Var, run again."""
     rng = np.random.default_rng(5)
-    frame_len = 6
+    frame_len, T = 6, 5
     frames = rng.integers(-20, 120, size=(2, 1, 3, 3))
     w = rng.integers(-30, 31, size=(2, 1, 3, 3))
-    neurons = {"n": RNeuron((1, 3, 3), n=3, theta=8, bias=np.array([0]), start=0)}
-    readouts = {"out": RReadout((2, 3, 3), bias=np.array([1, -1]), start=1, steps=5)}
+    neurons = {"n": RNeuron((1, 3, 3), n=3, theta=8, bias=np.array([0]), start=0, steps=T)}
+    readouts = {"out": RReadout((2, 3, 3), bias=np.array([1, -1]), start=1, steps=T)}
     edges = [REdge("n", "out", lambda k: ops.conv2d(k, w, 1, 1), -1, 1)]
-    enc = StaticInputEncoder(current=frames[0], frame_len=frame_len)
+    enc = StaticInputEncoder(current=frames[0], steps=T, frame_len=frame_len)
     neuron = _neuron(False, neurons["n"], 0, frame_len)
     syn = ConvSynapse(weight=w, in_shape=(1, 3, 3), weight_exp=-1, padding=1, frame_len=frame_len)
     r = readouts["out"]
@@ -321,7 +352,7 @@ def test_new_frame_through_encoder_var(no_leftover_processes) -> None:
             _run(out, frame_len)
             got.append(_get(out.acc))
     for f in range(2):
-        ref = ref_simulate(neurons, readouts, edges, {"n": frames[f]}, frame_len)
+        ref = ref_simulate(neurons, readouts, edges, {"n": frames[f]}, frame_len, T)
         np.testing.assert_array_equal(got[f], ref.acc["out"], err_msg=f"frame {f}")
 
 
@@ -329,7 +360,7 @@ def test_new_frame_through_encoder_var(no_leftover_processes) -> None:
 def test_cascade_equals_fused_on_random_currents(n, no_leftover_processes) -> None:
     """Random currents per step (incl. saturation of v and of k), two frames: the cascade's
     recombined stage bits equal the fused neuron's k at every step, and both equal the
-    reference."""
+    reference. The bias window is ``[2, 5)`` of each 6-step frame."""
     from lava.proc.io.source import RingBuffer
 
     rng = np.random.default_rng(10 + n)
@@ -343,6 +374,7 @@ def test_cascade_equals_fused_on_random_currents(n, no_leftover_processes) -> No
         theta_unit_int=theta,
         bias=bias,
         start=2,
+        steps=3,
         v_bits=bits,
         frame_len=frame_len,
         record_steps=frame_len,
@@ -357,7 +389,7 @@ def test_cascade_equals_fused_on_random_currents(n, no_leftover_processes) -> No
         k = np.zeros((frame_len, *shape), np.int64)
         v = np.zeros(shape, np.int64)
         for t in range(frame_len):
-            b = bias.reshape(-1, 1, 1) if t >= 2 else 0
+            b = bias.reshape(-1, 1, 1) if 2 <= t < 5 else 0
             v = np.clip(v + chunk[..., t] + b, -128, 127)
             k[t] = np.clip(v // theta, 0, 2**n - 1)
             v -= k[t] * theta
@@ -396,6 +428,12 @@ def test_constructor_validation() -> None:
         MTNeuron(shape=(2, 2, 2), theta_unit_int=4, bias=[1, 2, 3])
     with pytest.raises(ValueError):
         Readout(shape=(1, 2, 2), steps=5, start=2, frame_len=6)
+    with pytest.raises(ValueError, match="steps"):
+        MTNeuron(shape=(1, 2, 2), theta_unit_int=4, steps=-1)
+    with pytest.raises(ValueError, match="steps"):
+        MTCascadeNeuron(shape=(1, 2, 2), theta_unit_int=4, steps=-1)
+    with pytest.raises(ValueError, match="steps"):
+        StaticInputEncoder(current=np.ones((1, 2, 2)), steps=-1)
     syn = ConvSynapse(weight=w, in_shape=(1, 4, 4), padding=1)
     assert syn.out_shape == (2, 4, 4)
     assert AvgPoolSynapse(weight=3, in_shape=(2, 5, 7)).out_shape == (2, 2, 3)

@@ -121,8 +121,13 @@ def test_readout_saturates_and_headroom_warns(qgraph):
 # --------------------------------------------------------------------------- exactness
 
 
-def _naive(graph, i0: np.ndarray, steps: int):
-    """Step-by-step integer simulation with int64 numpy ops (Lava's own synapse ops)."""
+def _naive(graph, i0: np.ndarray, steps: int, legacy: bool = False):
+    """Step-by-step integer simulation with int64 numpy ops (Lava's own synapse ops).
+
+    The static input is sent for input steps ``t < steps``; node ``n`` adds its bias for
+    ``start(n) <= t < start(n) + steps``. ``legacy``: the former rule (input at every step,
+    bias at every ``t >= start(n)``).
+    """
     lo, hi = graph_format(graph).state_range
     start = start_steps(graph)
     total = start[graph.readout_name] + steps
@@ -138,7 +143,8 @@ def _naive(graph, i0: np.ndarray, steps: int):
             cur = 0
             for src, e in graph.in_edges(n):
                 if getattr(e, "static", False):
-                    cur = cur + (i0 if t >= e.delay else 0)
+                    sent = 0 <= t - e.delay and (legacy or t - e.delay < steps)
+                    cur = cur + (i0 if sent else 0)
                     continue
                 s = t - e.delay
                 if s < 0:
@@ -151,7 +157,7 @@ def _naive(graph, i0: np.ndarray, steps: int):
                 else:
                     y = numpy_ops.conv_transpose2d(k, e.mant, e.stride, e.padding, e.output_padding)
                 cur = cur + numpy_ops.shift(y, e.exp)
-            if t >= start[n] and n != first:
+            if start[n] <= t and (legacy or t < start[n] + steps) and n != first:
                 cur = cur + node.bias_int[None, :, None, None]
             shape = (i0.shape[0], *node.shape)
             cur = np.broadcast_to(cur, shape)
@@ -183,6 +189,26 @@ def test_reference_equals_step_by_step_simulation(qgraph, delays):
     for n, k in hist.items():
         np.testing.assert_array_equal(res.spikes[n].numpy(), k, err_msg=n)
     assert sum(int(k.sum()) for k in hist.values()) > 0  # the test exercises spikes
+
+
+@pytest.mark.parametrize("delays", ["native", "balanced"])
+def test_windowed_input_and_bias_leave_the_readout_unchanged(qgraph, delays):
+    """semantics.md section 3: input for t < T, bias in [start, start + T). Against the
+    former rule (input on every step, bias from start on) every node's spikes up to the
+    end of its window and the readout are identical; only spikes after windows change."""
+    g = qgraph.copy()
+    if delays == "balanced":
+        balance_delays(g)
+    i0 = input_current(g, _frames())
+    acc, hist = _naive(g, i0, T)
+    old_acc, old_hist = _naive(g, i0, T, legacy=True)
+    np.testing.assert_array_equal(acc, old_acc)
+    start, after = start_steps(g), 0
+    for n, k in hist.items():
+        end = start[n] + T
+        np.testing.assert_array_equal(k[:end], old_hist[n][:end], err_msg=n)
+        after += int(old_hist[n][end:].sum()) - int(k[end:].sum())
+    assert after > 0, "the former rule fires more after the windows"
 
 
 def test_chunks_windows_and_frames_do_not_change_results(qgraph):
@@ -266,11 +292,18 @@ def test_float_mode_equals_integer_mode_when_weights_are_exact():
 def test_reference_close_to_float_snn():
     """Integer vs float Spiking-UNet: rounding flips few spikes; the output stays close."""
     float_sim = pytest.importorskip("lava_spikingunet.snn.float_sim")
-    g = balance_delays(_float_graph(2))
     x = _frames()
-    f = float_sim.simulate(g, torch.as_tensor(x), delays="graph", dtype=torch.float64)
-    mine = simulate(g, x, quantized=False, float_dtype=torch.float64)
-    torch.testing.assert_close(mine.y, f.y.double(), rtol=1e-9, atol=1e-9)
+    native = _float_graph(2)
+    g = balance_delays(native.copy())
+    for graph in (native, g):  # native: steps after the windows, where input and bias stop
+        f = float_sim.simulate(
+            graph, torch.as_tensor(x), delays="graph", dtype=torch.float64, record=True
+        )
+        mine = simulate(graph, x, quantized=False, float_dtype=torch.float64, record_spikes=True)
+        assert mine.total_steps > T and f.total_steps == mine.total_steps
+        torch.testing.assert_close(mine.y, f.y.double(), rtol=1e-9, atol=1e-9)
+        for n, k in mine.spikes.items():  # same float64 arithmetic: every spike agrees
+            assert torch.equal(f.counts[n].to(torch.uint8), k), n
     errs = []
     for bits in (8, 12):
         q = quantize_graph(g, "loihi2", bits, calib=x)

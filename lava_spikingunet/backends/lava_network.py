@@ -3,9 +3,11 @@
 One process per graph node and per synaptic edge (docs/lava_backend.md):
 
 - the static input edge becomes a :class:`StaticInputEncoder` driving the first neuron's
-  ``a_in`` directly (delay 0), fed the same integer current as the reference;
+  ``a_in`` directly (delay 0), fed the same integer current as the reference, for the
+  first ``T`` steps of a frame;
 - each neuron node an :class:`MTNeuron` (graded form) or an :class:`MTCascadeNeuron`
-  (binary cascade of N threshold stages);
+  (binary cascade of N threshold stages) adding its bias in its window
+  ``[start, start + T)``;
 - each other edge a synapse process (conv, avg-pool, transposed conv) with the edge's
   mantissa, exponent and delay; a concat is two synapses into one ``a_in``;
 - the readout a :class:`Readout` accumulating over ``[start, start + T)``.
@@ -99,6 +101,7 @@ def build(
         current = current[None]
     n_frames = current.shape[0]
     frame_len = frame_steps(graph)
+    timesteps = int(graph.meta.timesteps)
     total = n_frames * frame_len
     start = start_steps(graph)
     bits = _state_bits(graph)
@@ -141,6 +144,7 @@ def build(
             n_thresholds=node.n_thresholds,
             bias=bias,
             start=start[name],
+            steps=timesteps,
             v_bits=bits,
             frame_len=frame_len,
             probe_path=path,
@@ -156,7 +160,7 @@ def build(
     probes["__readout__"] = acc_path
     readout = lio.Readout(
         shape=ro.shape,
-        steps=graph.meta.timesteps,
+        steps=timesteps,
         bias=ro.bias_int,
         start=start[ro_name],
         acc_bits=bits,
@@ -174,7 +178,9 @@ def build(
                 raise ValueError(
                     f"input current {current.shape[1:]} does not fit {dst} {graph.node(dst).shape}"
                 )
-            enc = lio.StaticInputEncoder(current=current, frame_len=frame_len, name="encoder")
+            enc = lio.StaticInputEncoder(
+                current=current, steps=timesteps, frame_len=frame_len, name="encoder"
+            )
             enc.a_out.connect(procs[dst].a_in)
             all_procs.append(enc)
             continue

@@ -5,7 +5,9 @@ checked against. The graph is feedforward, so it runs layer by layer in topologi
 order over all steps at once: each edge's operator is applied to the ``(steps * B, C,
 H, W)`` spike-count history of its source in one call (in time chunks when that would
 not fit ``chunk_elems``), shifted by the edge's delay and its weight exponent, and
-summed; only the membrane is scanned over time.
+summed; only the membrane is scanned over time. Timing (docs/semantics.md section 3):
+the static input current is sent for steps ``[0, T)`` and node ``n`` adds its bias only
+in its window ``[start(n), start(n) + T)``.
 
 Exactness (docs/fixed_point.md): every value is an integer held exactly in a float.
 
@@ -187,16 +189,27 @@ def _apply(e: Any, p: _Plan, counts: torch.Tensor, threads: int) -> torch.Tensor
     return y
 
 
-def _current(ins, plans, counts, window, i0, steps, shape, dtype, threads) -> torch.Tensor:
-    """Sum of the in-edge currents of one node for steps ``[t0, t1)`` (delays applied)."""
+def _gate(steps: tuple[int, int], on: tuple[int, int]) -> slice | None:
+    """Rows of the chunk ``steps = [t0, t1)`` that fall in ``on = [a, b)`` (None if none)."""
+    (t0, t1), (a, b) = steps, on
+    lo, hi = max(t0, a), min(t1, b)
+    return slice(lo - t0, hi - t0) if hi > lo else None
+
+
+def _current(ins, plans, counts, window, i0, steps, shape, dtype, threads, T) -> torch.Tensor:
+    """Sum of the in-edge currents of one node for steps ``[t0, t1)`` (delays applied).
+
+    The static input is sent for input steps ``[0, T)``, so it arrives at ``[d, d + T)``.
+    """
     t0, t1 = steps
     cur = None
     for src, e in ins:
         d = e.delay
         if _static(e):
-            if t1 > d:
+            rows = _gate(steps, (d, d + T))
+            if rows is not None:
                 cur = _zeros(cur, (t1 - t0, *shape), dtype)
-                cur[max(t0, d) - t0 :] += i0.to(dtype)
+                cur[rows] += i0.to(dtype)
             continue
         s_lo, s_hi = window[src]
         a, b = max(t0 - d, s_lo), min(t1 - d, s_hi)
@@ -325,10 +338,11 @@ def simulate(
             for t0 in range(lo, hi, chunk):
                 t1 = min(hi, t0 + chunk)
                 cur = _current(
-                    ins, plans, counts, window, i0, (t0, t1), shape, cur_dtype, conv_threads
+                    ins, plans, counts, window, i0, (t0, t1), shape, cur_dtype, conv_threads, steps
                 )
-                if bias.any():
-                    cur += bias.to(cur_dtype)
+                rows = _gate((t0, t1), (start[name], start[name] + steps))
+                if rows is not None and bias.any():
+                    cur[rows] += bias.to(cur_dtype)  # only in the node's window
                 st.max_abs_current = max(st.max_abs_current, _absmax(cur))
                 if quantized and bound > span:
                     cur.clamp_(-span, span)

@@ -3,8 +3,9 @@
 Layer by layer in topological order: for each node, each in-edge is applied to the
 source's whole spike-count history at once as one ``(T*B, C, H, W)`` batch (in time
 chunks that bound memory), shifted by the edge's delay and summed; the bias is added
-from the node's start step; then only the neuron state is scanned over time.
-Static coding: the input edge is applied once to the image and injected at every step.
+in the node's window ``[start(n), start(n) + T)`` only; then only the neuron state is
+scanned over time. Static coding: the input edge is applied once to the image and
+injected for steps ``[0, T)`` (docs/semantics.md section 3).
 The readout accumulates over ``[start(readout), start(readout) + T)``; ``y = acc / T``.
 
 Spike counts are stored as small integers (``uint8`` for ``N <= 8``) and a source's
@@ -177,24 +178,29 @@ def simulate(
                 cur = None
                 for s, e in ins:
                     d = e.delay
-                    if s in static:
-                        first, out = max(t0, d) - t0, static[s]
+                    if s in static:  # the input is sent for steps [0, T): arrives at [d, d + T)
+                        a, b = max(t0, d), min(t1, d + T)
+                        if b <= a:
+                            continue
+                        first, last, out = a - t0, b - t0, static[s]
                     else:
                         a, b = max(t0 - d, 0), t1 - d
                         if b <= a:
                             continue
                         src = hist[s][a:b].to(dtype).flatten(0, 1)
                         out = apply_edge(e, src, tensors.weights[s, n]).view(b - a, *step_shape)
-                        first = a + d - t0
+                        first, last = a + d - t0, b + d - t0
                         if cur is None and first == 0:
                             cur = out  # a fresh tensor covering the whole chunk: reuse it
                             continue
                     if cur is None:
                         cur = torch.zeros((t1 - t0, *step_shape), dtype=dtype)
-                    cur[first:] += out
+                    cur[first:last] += out
                 if cur is None:
                     cur = torch.zeros((t1 - t0, *step_shape), dtype=dtype)
-                cur += bias
+                b0, b1 = max(t0, start[n]), min(t1, start[n] + T)
+                if b1 > b0:
+                    cur[b0 - t0 : b1 - t0] += bias  # the bias only in the node's window
                 if isinstance(op, NeuronNode):
                     _, v = mt_scan(
                         cur, op.theta_unit, op.max_count, op.reset, v0=v, out=counts[t0:t1]

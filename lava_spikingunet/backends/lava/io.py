@@ -1,7 +1,8 @@
 """Network input and output processes: static-current encoder and readout accumulator.
 
 - :class:`StaticInputEncoder` sends the frame's integer static current ``I0`` on ``a_out``
-  at every step; connect it straight to the first neuron's ``a_in`` (delay 0, no synapse).
+  for frame steps ``t < steps`` (``T``) and zeros after; connect it straight to the first
+  neuron's ``a_in`` (delay 0, no synapse).
 - :class:`Readout` accumulates its input current for ``start <= t < start + steps`` into
   Var ``acc`` (saturating); read ``acc`` once at the end of the frame.
 
@@ -39,18 +40,20 @@ __all__ = ["Readout", "StaticInputEncoder"]
 
 
 class StaticInputEncoder(CheckedProcess):
-    """Sends a constant integer current every step (static coding of the input image).
+    """Sends a constant integer current for ``steps`` steps (static coding of the image).
 
     ``current``: ``(C, H, W)`` (one frame) or ``(F, C, H, W)`` (frame ``f`` sends
-    ``current[f % F]``, frames of ``frame_len`` steps). Port: ``a_out`` (OutPort
-    ``(C, H, W)``, int64). Var: ``current`` (same shape as the argument; ``set`` it between
-    runs to feed a new frame).
+    ``current[f % F]``, frames of ``frame_len`` steps). ``steps``: the current is sent at
+    frame steps ``t < steps`` (``T``), zeros after; 0 sends it at every step. Port:
+    ``a_out`` (OutPort ``(C, H, W)``, int64; a message every step). Var: ``current``
+    (same shape as the argument; ``set`` it between runs to feed a new frame).
     """
 
     def __init__(
         self,
         *,
         current: np.ndarray,
+        steps: int = 0,
         frame_len: int = 0,
         name: str | None = None,
     ) -> None:
@@ -59,9 +62,11 @@ class StaticInputEncoder(CheckedProcess):
             raise ValueError(f"current must be (C,H,W) or (F,C,H,W), got {current.shape}")
         if current.ndim == 4 and current.shape[0] > 1 and frame_len < 1:
             raise ValueError("several frames need frame_len >= 1")
+        if int(steps) < 0:
+            raise ValueError(f"steps must be >= 0 (0: every step), got {steps}")
         check_common(None, frame_len)
         shape = as_shape(current.shape[-3:])
-        super().__init__(shape=shape, frame_len=int(frame_len), name=name)
+        super().__init__(shape=shape, steps=int(steps), frame_len=int(frame_len), name=name)
         self.shape = shape
         self.a_out = OutPort(shape=shape)
         self.current = Var(shape=current.shape, init=current)
@@ -121,9 +126,12 @@ class Readout(CheckedProcess):
 
 class _EncoderModel(PyLoihiProcessModel):
     def run_spk(self) -> None:
+        p = self.proc_params
         cur = self.current
         if cur.ndim == 4:
-            cur = cur[frame_index(self.time_step, self.proc_params["frame_len"]) % cur.shape[0]]
+            cur = cur[frame_index(self.time_step, p["frame_len"]) % cur.shape[0]]
+        if p["steps"] and frame_step(self.time_step, p["frame_len"]) >= p["steps"]:
+            cur = np.zeros_like(cur)  # after the T input steps: nothing to drive
         self.a_out.send(cur)
 
 

@@ -3,7 +3,7 @@
 Both implement docs/semantics.md section 1 with ``>=`` firing and saturating state, per
 0-based frame step ``t`` (``_common.frame_step``):
 
-    v <- clip(v + I(t) + [t >= start] * bias, -2^(v_bits-1), 2^(v_bits-1) - 1)
+    v <- clip(v + I(t) + [start <= t < start + steps] * bias, -2^(v_bits-1), 2^(v_bits-1) - 1)
     k <- clip(floor(v / theta_unit_int), 0, 2^N - 1);  v <- v - k * theta_unit_int
 
 - :class:`MTNeuron` (one process) sends ``k`` as a graded spike on ``s_out``.
@@ -53,9 +53,19 @@ def _check_neuron(n_thresholds: int, theta_unit_int: int, start: int, v_bits: in
         raise ValueError(f"n_thresholds must be in [1, {MAX_STAGES}], got {n_thresholds}")
     if int(theta_unit_int) < 1:
         raise ValueError(f"theta_unit_int must be >= 1, got {theta_unit_int}")
+    sat_bounds(v_bits)
+
+
+def _check_window(start: int, steps: int) -> None:
     if int(start) < 0:
         raise ValueError(f"start must be >= 0, got {start}")
-    sat_bounds(v_bits)
+    if int(steps) < 0:
+        raise ValueError(f"steps must be >= 0 (0: no upper limit), got {steps}")
+
+
+def _bias_on(t: int, start: int, steps: int) -> bool:
+    """Whether frame step ``t`` is in the bias window ``[start, start + steps)``."""
+    return start <= t and (steps == 0 or t < start + steps)
 
 
 # ------------------------------------------------------------------------------ processes
@@ -64,6 +74,8 @@ def _check_neuron(n_thresholds: int, theta_unit_int: int, start: int, v_bits: in
 class MTNeuron(CheckedProcess):
     """Fused MT neuron layer emitting graded spikes ``k`` in ``0 .. 2^N - 1``.
 
+    The bias is added at frame steps ``start <= t < start + steps`` (the node's window;
+    ``steps == 0``: every ``t >= start``).
     Ports: ``a_in`` (InPort, ``shape``; Lava sums all connected currents), ``s_out``
     (OutPort, ``shape``, int32 graded payload ``k``).
     Vars: ``v`` (membrane after reset), ``bias`` (full ``shape``; a scalar or per-channel
@@ -79,6 +91,7 @@ class MTNeuron(CheckedProcess):
         n_thresholds: int = 4,
         bias: int | np.ndarray = 0,
         start: int = 0,
+        steps: int = 0,
         v_bits: int = 24,
         frame_len: int = 0,
         record_steps: int = 0,
@@ -88,12 +101,14 @@ class MTNeuron(CheckedProcess):
     ) -> None:
         shape = as_shape(shape)
         _check_neuron(n_thresholds, theta_unit_int, start, v_bits)
+        _check_window(start, steps)
         check_common(None, frame_len)
         super().__init__(
             shape=shape,
             n_thresholds=int(n_thresholds),
             theta_unit_int=int(theta_unit_int),
             start=int(start),
+            steps=int(steps),
             v_bits=int(v_bits),
             frame_len=int(frame_len),
             record_steps=int(record_steps),
@@ -109,7 +124,7 @@ class MTNeuron(CheckedProcess):
 
 
 class MTIntegrator(CheckedProcess):
-    """Integrator of a cascade neuron: ``v = clip(r + I + [t >= start] bias)``.
+    """Integrator of a cascade neuron: ``v = clip(r + I + [start <= t < start + steps] bias)``.
 
     Ports: ``a_in`` (input current), ``r_in`` (residual of the last stage, one step late),
     ``v_out`` (membrane to stage 0). Var: ``bias``. At a frame start the residual is
@@ -122,15 +137,22 @@ class MTIntegrator(CheckedProcess):
         shape: tuple[int, int, int],
         bias: int | np.ndarray = 0,
         start: int = 0,
+        steps: int = 0,
         v_bits: int = 24,
         frame_len: int = 0,
         name: str | None = None,
     ) -> None:
         shape = as_shape(shape)
         sat_bounds(v_bits)
+        _check_window(start, steps)
         check_common(None, frame_len)
         super().__init__(
-            shape=shape, start=int(start), v_bits=int(v_bits), frame_len=int(frame_len), name=name
+            shape=shape,
+            start=int(start),
+            steps=int(steps),
+            v_bits=int(v_bits),
+            frame_len=int(frame_len),
+            name=name,
         )
         self.a_in = InPort(shape=shape)
         self.r_in = InPort(shape=shape)
@@ -196,6 +218,7 @@ class MTCascadeNeuron(CheckedProcess):
         n_thresholds: int = 4,
         bias: int | np.ndarray = 0,
         start: int = 0,
+        steps: int = 0,
         v_bits: int = 24,
         frame_len: int = 0,
         record_steps: int = 0,
@@ -205,12 +228,14 @@ class MTCascadeNeuron(CheckedProcess):
     ) -> None:
         shape = as_shape(shape)
         _check_neuron(n_thresholds, theta_unit_int, start, v_bits)
+        _check_window(start, steps)
         check_common(None, frame_len)
         super().__init__(
             shape=shape,
             n_thresholds=int(n_thresholds),
             theta_unit_int=int(theta_unit_int),
             start=int(start),
+            steps=int(steps),
             v_bits=int(v_bits),
             frame_len=int(frame_len),
             record_steps=int(record_steps),
@@ -249,7 +274,7 @@ class _MTNeuronModel(PyLoihiProcessModel):
         if p["frame_len"] and t == 0:
             v[:] = 0
         v += self.a_in.recv()
-        if t >= p["start"]:
+        if _bias_on(t, p["start"], p["steps"]):
             v += self.bias
         theta, kmax = p["theta_unit_int"], (1 << p["n_thresholds"]) - 1
         sh = theta.bit_length() - 1
@@ -302,7 +327,7 @@ class _MTIntegratorModel(PyLoihiProcessModel):
         t = frame_step(self.time_step, p["frame_len"])
         cur = self.a_in.recv()
         r = self.r_in.recv()  # residual of step t-1 (sent first by the last stage)
-        if t >= p["start"]:
+        if _bias_on(t, p["start"], p["steps"]):
             cur = cur + self.bias
         v = cur if (p["frame_len"] and t == 0) else r + cur
         if not self.FLOAT:
@@ -378,7 +403,12 @@ class SubMTCascadeNeuronModel(AbstractSubProcessModel):
         p = proc.proc_params
         n, shape, fl = p["n_thresholds"], p["shape"], p["frame_len"]
         self.integrator = MTIntegrator(
-            shape=shape, bias=proc.bias.init, start=p["start"], v_bits=p["v_bits"], frame_len=fl
+            shape=shape,
+            bias=proc.bias.init,
+            start=p["start"],
+            steps=p["steps"],
+            v_bits=p["v_bits"],
+            frame_len=fl,
         )
         stages = []
         for i in range(n):
