@@ -101,7 +101,7 @@ class TaskBench:
         }
         self.rows.append(row)
         log(
-            f"  [{self.name}] table {table} {label:<20} T={t!s:<4} {self.metric}={row['value']:.4f}"
+            f"  [{self.name}] table {table} {label:<24} T={t!s:<4} {self.metric}={row['value']:.4f}"
         )
         return row
 
