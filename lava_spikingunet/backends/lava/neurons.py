@@ -71,17 +71,8 @@ def _bias_on(t: int, start: int, steps: int) -> bool:
 # ------------------------------------------------------------------------------ processes
 
 
-class MTNeuron(CheckedProcess):
-    """Fused MT neuron layer emitting graded spikes ``k`` in ``0 .. 2^N - 1``.
-
-    The bias is added at frame steps ``start <= t < start + steps`` (the node's window;
-    ``steps == 0``: every ``t >= start``).
-    Ports: ``a_in`` (InPort, ``shape``; Lava sums all connected currents), ``s_out``
-    (OutPort, ``shape``, int32 graded payload ``k``).
-    Vars: ``v`` (membrane after reset), ``bias`` (full ``shape``; a scalar or per-channel
-    ``(C,)`` argument is broadcast), ``spikes`` (``(record_steps, *shape)``: ``k`` at frame
-    step ``t < record_steps``; a ``(1,)`` dummy when ``record_steps == 0``).
-    """
+class _MTLayer(CheckedProcess):
+    """Parameters, ``a_in``, ``v`` and ``bias`` shared by both MT neuron forms."""
 
     def __init__(
         self,
@@ -117,10 +108,26 @@ class MTNeuron(CheckedProcess):
         )
         self.shape = shape
         self.a_in = InPort(shape=shape)
-        self.s_out = OutPort(shape=shape)
         self.v = Var(shape=shape, init=0)
         self.bias = Var(shape=shape, init=per_channel(bias, shape, "bias"))
-        self.spikes = Var(shape=record_shape(record_steps, shape), init=0)
+
+
+class MTNeuron(_MTLayer):
+    """Fused MT neuron layer emitting graded spikes ``k`` in ``0 .. 2^N - 1``.
+
+    The bias is added at frame steps ``start <= t < start + steps`` (the node's window;
+    ``steps == 0``: every ``t >= start``).
+    Ports: ``a_in`` (InPort, ``shape``; Lava sums all connected currents), ``s_out``
+    (OutPort, ``shape``, int32 graded payload ``k``).
+    Vars: ``v`` (membrane after reset), ``bias`` (full ``shape``; a scalar or per-channel
+    ``(C,)`` argument is broadcast), ``spikes`` (``(record_steps, *shape)``: ``k`` at frame
+    step ``t < record_steps``; a ``(1,)`` dummy when ``record_steps == 0``).
+    """
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self.s_out = OutPort(shape=self.shape)
+        self.spikes = Var(shape=record_shape(self.proc_params["record_steps"], self.shape), init=0)
 
 
 class MTIntegrator(CheckedProcess):
@@ -201,7 +208,7 @@ class MTStage(CheckedProcess):
         self.spikes = Var(shape=record_shape(record_steps, shape), init=0)
 
 
-class MTCascadeNeuron(CheckedProcess):
+class MTCascadeNeuron(_MTLayer):
     """MT neuron layer as a binary cascade (hierarchical: integrator + N stages).
 
     Same parameters as :class:`MTNeuron`. Ports: ``a_in``; ``s_out_0 .. s_out_{N-1}``
@@ -210,46 +217,12 @@ class MTCascadeNeuron(CheckedProcess):
     spikes_{N-1}`` (per-stage histories when ``record_steps > 0``).
     """
 
-    def __init__(
-        self,
-        *,
-        shape: tuple[int, int, int],
-        theta_unit_int: int,
-        n_thresholds: int = 4,
-        bias: int | np.ndarray = 0,
-        start: int = 0,
-        steps: int = 0,
-        v_bits: int = 24,
-        frame_len: int = 0,
-        record_steps: int = 0,
-        probe_path: str | None = None,
-        probe_len: int = 0,
-        name: str | None = None,
-    ) -> None:
-        shape = as_shape(shape)
-        _check_neuron(n_thresholds, theta_unit_int, start, v_bits)
-        _check_window(start, steps)
-        check_common(None, frame_len)
-        super().__init__(
-            shape=shape,
-            n_thresholds=int(n_thresholds),
-            theta_unit_int=int(theta_unit_int),
-            start=int(start),
-            steps=int(steps),
-            v_bits=int(v_bits),
-            frame_len=int(frame_len),
-            record_steps=int(record_steps),
-            name=name,
-            **probe_params(probe_path, probe_len, "uint8"),
-        )
-        self.shape = shape
-        self.a_in = InPort(shape=shape)
-        rec = record_shape(record_steps, shape)
-        for i in range(int(n_thresholds)):
-            setattr(self, f"s_out_{i}", OutPort(shape=shape))
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        rec = record_shape(self.proc_params["record_steps"], self.shape)
+        for i in range(self.proc_params["n_thresholds"]):
+            setattr(self, f"s_out_{i}", OutPort(shape=self.shape))
             setattr(self, f"spikes_{i}", Var(shape=rec, init=0))
-        self.v = Var(shape=shape, init=0)
-        self.bias = Var(shape=shape, init=per_channel(bias, shape, "bias"))
 
     def stage_out(self, i: int) -> OutPort:
         """The binary OutPort ``s_out_i`` of stage ``i`` (0-based, most significant first)."""
