@@ -66,7 +66,7 @@ def _unet_output(model_path: Path, noisy: np.ndarray) -> np.ndarray | None:
     unet.eval()
     with torch.no_grad():
         y = unet(torch.as_tensor(noisy, dtype=torch.float32)[None])[0].double().numpy()
-    return noisy - y
+    return np.clip(noisy - y, 0.0, 1.0)
 
 
 def _hwc(img: np.ndarray) -> np.ndarray:
@@ -144,7 +144,7 @@ def run_demo(cfg: DemoConfig, log=print) -> dict[str, Any]:
         stages.set_postfix_str("bit-exact check")
         check = compare(graph, ref, lava)
         scale = graph.node(graph.readout_name).scale
-        denoised = noisy - lava.output(scale)[0]
+        denoised = np.clip(noisy - lava.output(scale)[0], 0.0, 1.0)  # DnCNN protocol
         unet_denoised = _unet_output(cfg.model, noisy)
         stages.update()
 
