@@ -62,6 +62,14 @@ def test_finetuning_lowers_the_short_t_loss_on_a_fixed_batch():
     # weights were written back; the original graph is untouched
     assert spiking_loss(graph, (x, clean), 3) == pytest.approx(before)
     assert res.graph.meta.extra["finetune"]["steps_done"] == 25
+    # keep-best on the held-out batches (here the same batch): the kept graph's loss is
+    # the smallest validation loss, never above the start
+    steps, vals = zip(*res.val_losses, strict=True)
+    assert steps[0] == 0 and vals[0] == pytest.approx(before, rel=1e-5) and steps[-1] == 25
+    assert (
+        after == pytest.approx(min(vals), rel=1e-5)
+        and res.best_step == steps[vals.index(min(vals))]
+    )
     assert res.graph.meta.timesteps == 3
     # seeded and deterministic
     again = finetune(graph, itertools.repeat((x, clean)), cfg)

@@ -36,6 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", default=None, help="datasets folder (default ../shared/datasets)")
     p.add_argument("--seed", type=int, default=1, help="seed of the training patches and Adam")
     p.add_argument(
+        "--val-batches", type=int, default=2,
+        help="held-out batches for keeping the best step (0: keep the last; default 2)",
+    )  # fmt: skip
+    p.add_argument(
         "--eval", type=int, default=0, metavar="N",
         help="evaluate before and after on the first N test images",
     )  # fmt: skip
@@ -81,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr,
         time_budget=None if args.time_budget is None else 60.0 * args.time_budget,
         seed=args.seed,
+        val_batches=max(0, args.val_batches),
     )
     key = T.primary_metric(task)
     if args.eval:
@@ -96,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
             f"({res.stopped}); spiking training loss {first:.4g} -> {last:.4g} "
             f"(mean of first/last {k} steps)"
         )
+    if res.val_losses:
+        v0, best = res.val_losses[0][1], min(v for _, v in res.val_losses)
+        print(f"kept step {res.best_step}: held-out spiking loss {v0:.4g} -> {best:.4g}")
     if args.eval:
         after = T.evaluate(task, SpikingUNetModule(tuned), args.eval)
         print(f"{key} on {args.eval} test images: {before[key]:.4f} -> {after[key]:.4f}")

@@ -14,7 +14,9 @@ accumulated input wherever the neuron is neither silent nor saturated. The reado
 ``y = sum_e W_e (*) rho~_src + b`` in both training and evaluation; with zero delays it
 equals the spiking readout ``acc / T`` exactly, so the training loss *is* the spiking
 loss. Trainable: conv / transposed-conv weights and all biases (the avg-pool scalars
-and the thresholds stay fixed); Adam, seeded.
+and the thresholds stay fixed); Adam with cosine decay, seeded. The first batches are
+held out and the parameters with the lowest held-out spiking loss are kept (the
+spiking network at short T is very discontinuous in its weights, so a step can hurt).
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ class FinetuneConfig:
     time_budget: float | None = None  # seconds; stop early when spent
     seed: int = 0
     weight_decay: float = 0.0
+    cosine: bool = True  # decay the learning rate to 0 over ``steps`` (cosine)
+    val_batches: int = 2  # held-out batches (the first ones) for keep-best; 0: keep last
+    val_every: int = 0  # validate every this many steps (0: steps // 10)
 
 
 @dataclass
@@ -52,6 +57,8 @@ class FinetuneResult:
     steps: int = 0
     seconds: float = 0.0
     stopped: str = "steps"
+    val_losses: list[tuple[int, float]] = field(default_factory=list)
+    best_step: int = 0
 
 
 def surrogate_forward(
@@ -160,9 +167,12 @@ def finetune(
     """Fine-tune a copy of ``graph`` on ``(x, target, ...)`` batches.
 
     ``loss_fn(model, batch)`` defaults to :func:`graph_loss`; ``model(x)`` is the
-    spiking readout with the accumulated-flow gradient. Returns the tuned graph (with
-    ``meta.timesteps`` set to the fine-tuning T) and the per-step losses (each the
-    spiking loss of its batch before that step's update).
+    spiking readout with the accumulated-flow gradient. The first ``val_batches``
+    batches are held out: their spiking loss is measured before training and every
+    ``val_every`` steps, and the best parameters (possibly the initial ones) are kept.
+    Returns the tuned graph (``meta.timesteps`` set to the fine-tuning T), the per-step
+    training losses (each the spiking loss of its batch before that step's update) and
+    the validation curve.
     """
     from tqdm import tqdm
 
@@ -172,29 +182,57 @@ def finetune(
     tuned = graph.copy()
     loss_fn = loss_fn or graph_loss(tuned)
     tensors = graph_tensors(tuned, torch.float32, requires_grad=True)
+    params = tensors.parameters()
     model = SurrogateModule(tuned, tensors, T)
-    opt = torch.optim.Adam(tensors.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     result = FinetuneResult(tuned)
+    batches = iter(batches)
+    val = list(itertools.islice(batches, cfg.val_batches))
+    val_every = cfg.val_every or max(1, cfg.steps // 10)
+
+    def validate() -> None:
+        if not val:
+            return
+        with torch.no_grad():
+            loss = sum(float(loss_fn(model, b)) for b in val) / len(val)
+        result.val_losses.append((result.steps, loss))
+        if loss <= min(v for _, v in result.val_losses):
+            result.best_step = result.steps
+            best[:] = [p.detach().clone() for p in params]
+
+    best: list[torch.Tensor] = []
     t_start = time.monotonic()
+    validate()
     bar = tqdm(total=cfg.steps, desc=f"finetune T={T}", disable=not progress)
     try:
         for batch in itertools.islice(batches, cfg.steps):
             if cfg.time_budget is not None and time.monotonic() - t_start > cfg.time_budget:
                 result.stopped = "time budget"
                 break
+            if cfg.cosine:
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * result.steps / cfg.steps))
             loss = loss_fn(model, batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
             value = float(loss.detach())
             if not math.isfinite(value):
                 raise FloatingPointError(f"fine-tuning loss became {value} at step {result.steps}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
             result.losses.append(value)
             result.steps += 1
             bar.update(1)
             bar.set_postfix(loss=f"{value:.4g}")
+            if result.steps % val_every == 0:
+                validate()
     finally:
         bar.close()
+    if result.steps % val_every:
+        validate()
+    if best:
+        with torch.no_grad():
+            for p, b in zip(params, best, strict=True):
+                p.copy_(b)
     result.seconds = time.monotonic() - t_start
     write_back(tuned, tensors)
     strip_quantization(tuned)
@@ -202,8 +240,10 @@ def finetune(
     tuned.meta.extra["finetune"] = asdict(cfg) | {
         "timesteps": T,
         "steps_done": result.steps,
+        "best_step": result.best_step,
         "seconds": round(result.seconds, 1),
         "stopped": result.stopped,
+        "val_losses": [[s, v] for s, v in result.val_losses],
         "first_loss": result.losses[0] if result.losses else None,
         "last_loss": result.losses[-1] if result.losses else None,
     }
