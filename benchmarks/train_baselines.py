@@ -90,6 +90,8 @@ def summarize(task: str, run: Path) -> dict[str, Any]:
         "curve": [{k: v for k, v in h.items() if k != "iou_per_class"} for h in s["history"]],
         "checkpoint_bytes": (run / "final.pt").stat().st_size,
     }
+    if "sigma_range" in s["data"]:
+        row["train_sigma"] = s["data"]["sigma_range"]
     if task in TARGETS:
         key, value = TARGETS[task]
         got = s["metrics"].get(key)
@@ -133,7 +135,9 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         if r["status"] == "missing":
-            lines.append(f"| {r['task']} | | | | | | missing |")
+            lines.append(
+                f"| {r['task']} | | | | | not trained yet (`--train {r['task']}`) | missing |"
+            )
             continue
         m = r["metrics"]
         if r["task"].startswith("denoise"):
@@ -141,6 +145,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                 f"s{s}: {_fmt(m.get(f'psnr_s{s}'), 2)} / {_fmt(m.get(f'ssim_s{s}'))}"
                 for s in (15, 25, 50)
             )
+            lo, hi = r.get("train_sigma", (None, None))
+            shown += f" (trained at sigma {lo:g})" if lo == hi else f" (blind {lo:g}..{hi:g})"
         elif r["task"] == "camseq01":
             shown = f"mIoU {_fmt(m.get('miou'))}, acc {_fmt(m.get('accuracy'))}"
         else:
