@@ -38,6 +38,25 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
+DATA = {
+    "denoise-grey": "Train400 (grey, 64x64 patches, Gaussian noise sigma 25) -> BSD68",
+    "denoise-colour": "BSD200 (colour, sigma 25) -> CBSD68",
+    "drive": "DRIVE (grey + CLAHE + gamma, 48x48 patches) -> 20 test images, FOV mask",
+    "isbi2012": "ISBI-2012 EM slices 0..24 -> held-out slices 25..29",
+    "camseq01": "CamSeq01 first 81 frames -> last 20 frames (11 classes, void ignored)",
+}
+
+
+def regenerate_card(task: str, invocation: str | None = None) -> None:
+    """Rewrite ``MODEL_CARD.md`` from ``metrics.json`` (no re-run)."""
+    folder = REPO / "netx_exports" / task
+    info = json.loads((folder / "metrics.json").read_text())
+    info.setdefault("invocation", invocation or task)
+    info["data"] = DATA[task]
+    (folder / "metrics.json").write_text(json.dumps(info, indent=2))
+    write_card(folder, task, info)
+
+
 def spikingunet(args: list[str], log: list[str]) -> None:
     """Run ``spikingunet ARGS`` in-process; record the command; fail loudly."""
     from lava_spikingunet import cli
@@ -133,8 +152,9 @@ def write_card(folder: Path, task: str, info: dict[str, Any]) -> None:
         f"## Cost per frame ({ver['frame']}, loihi2 profile)",
         "",
         f"- synaptic ops: {prof['synops_graded']:,} (graded), {prof['synops_cascade']:,} "
-        f"(binary cascade); the U-Net needs {prof['ann_macs']:,} MACs "
-        f"({prof['ann_macs'] / max(prof['synops_graded'], 1):.2f} MACs per graded synop)",
+        f"(binary cascade); the U-Net needs {prof['ann_macs']:,} MACs, so the SNN does "
+        f"{prof['synops_graded'] / max(prof['ann_macs'], 1):.2f} graded synops per ANN MAC "
+        "(synops = spikes x fan-out, docs/profiling.md; the paper counted spikes only)",
         f"- energy, paper model (0.9 pJ/AC vs 4.6 pJ/MAC): SNN {prof['paper_snn_uj']:.2f} uJ "
         f"vs U-Net {prof['paper_ann_uj']:.2f} uJ",
         f"- energy, loihi2 profile figures (estimates, see hw_profiles/loihi2.toml): "
@@ -144,7 +164,7 @@ def write_card(folder: Path, task: str, info: dict[str, Any]) -> None:
         "## Reproduce",
         "",
         "Every figure above comes from one run of "
-        f"`.venv/bin/python -m benchmarks.ship_models {task}`, which ran:",
+        f"`.venv/bin/python -m benchmarks.ship_models {info['invocation']}`, which ran:",
         "",
         "```",
         *info["commands"],
