@@ -230,6 +230,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="torch threads (default 1: on a shared 2-core machine one thread is faster)",
     )  # fmt: skip
     p.add_argument("--out-dir", default=str(Path(__file__).parent / "results"))
+    p.add_argument(
+        "--merge", action="store_true",
+        help="keep earlier results (same settings) of the tasks not run now",
+    )  # fmt: skip
     args = p.parse_args(argv)
     if args.quick:
         args.images = args.images or 3
@@ -266,6 +270,17 @@ def main(argv=None) -> int:
         "skipped": {},
         "tasks": {},
     }
+
+    previous = out_dir / "conversion.json"
+    if args.merge and previous.is_file():
+        old = json.loads(previous.read_text())
+        same = ("quick", "images", "crop", "finetune_steps", "finetune_lr")
+        if all(old["meta"].get(k) == result["meta"][k] for k in same):
+            keep = {k: v for k, v in old["tasks"].items() if k not in args.tasks}
+            result["tasks"].update(keep)
+            log(f"merged earlier results for {', '.join(keep) or 'no task'}")
+        else:
+            log(f"not merging {previous}: it was made with other settings")
 
     def write() -> None:
         text = json.dumps(result, indent=1, default=float)
