@@ -67,9 +67,8 @@ class LavaResult:
 
 @dataclass
 class _Built:
-    root: object
+    root: object  # the readout: running it runs the whole connected network
     procs: list
-    readout: object
     probes: dict[str, str]
     n_thresholds: dict[str, int]
 
@@ -85,9 +84,13 @@ def build(
     current: np.ndarray,
     form: NeuronForm = "graded",
     record: Iterable[str] = (),
-    probe_dir: str | None = None,
+    *,
+    probe_dir: str,
 ) -> _Built:
-    """Create (but do not run) the Lava processes for ``graph`` fed ``current`` ``(F,C,H,W)``."""
+    """Create (but do not run) the Lava processes for ``graph`` fed ``current`` ``(F,C,H,W)``.
+
+    Probe files go to ``probe_dir``, which the caller owns (and removes).
+    """
     from lava_spikingunet.backends.lava import io as lio
     from lava_spikingunet.backends.lava import neurons, synapses
 
@@ -106,7 +109,6 @@ def build(
     start = start_steps(graph)
     bits = _state_bits(graph)
     record = set(record)
-    probe_dir = probe_dir or tempfile.mkdtemp(prefix="spikingunet-probe-")
 
     def probe(path: str, dtype, shape: tuple[int, ...], length: int) -> str:
         np.memmap(path, dtype=dtype, mode="w+", shape=(length, *shape)).flush()
@@ -212,7 +214,7 @@ def build(
         synapses.connect_source(procs[src], syn)
         syn.a_out.connect(procs[dst].a_in)
         all_procs.append(syn)
-    return _Built(readout, all_procs, readout, probes, n_thr)
+    return _Built(readout, all_procs, probes, n_thr)
 
 
 def run_lava(
@@ -241,7 +243,7 @@ def run_lava(
         current = current[None]
     n_frames, frame_len = current.shape[0], frame_steps(graph)
     with tempfile.TemporaryDirectory(prefix="spikingunet-probe-") as probe_dir:
-        built = build(graph, current, form, names, probe_dir)
+        built = build(graph, current, form, names, probe_dir=probe_dir)
         t0 = time.perf_counter()
         with lava_session(built.root, timeout=timeout):
             built.root.run(
