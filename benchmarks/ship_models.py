@@ -33,7 +33,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "denoise-grey": {"T": 10, "frame": "128x128", "sigmas": (25,), "key": "psnr_s25"},
     "denoise-colour": {"T": 10, "frame": "128x128", "sigmas": (25,), "key": "psnr_s25"},
     "drive": {"T": 10, "frame": "64x64", "key": "f1"},
-    "isbi2012": {"T": 20, "frame": "128x128", "key": "f1"},
+    "isbi2012": {"T": 20, "frame": "128x128", "key": "f1_interior"},
     "camseq01": {"T": 20, "frame": "128x128", "key": "miou"},
 }
 
@@ -182,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("task", choices=sorted(RECIPES))
     p.add_argument("--T", type=int, default=None, help="time steps (default: the recipe's)")
+    p.add_argument(
+        "--preset", choices=("deploy", "paper"), default="deploy",
+        help="neuron settings passed to `spikingunet convert` (default deploy)",
+    )  # fmt: skip
     p.add_argument("--finetune-steps", type=int, default=400)
     p.add_argument("--finetune-minutes", type=float, default=20.0)
     p.add_argument("--threads", type=int, default=2)
@@ -220,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
             str(T),
             "--frame",
             recipe["frame"],
+            "--preset",
+            args.preset,
             "--overwrite",
             "--no-progress",
             *threads,

@@ -29,9 +29,18 @@ def test_each_subcommand_has_real_help(name, capsys):
 
 def test_user_error_is_one_line_not_a_traceback(tmp_path):
     res = subprocess.run(
-        [sys.executable, "-m", "lava_spikingunet.cli", "simulate", str(tmp_path / "missing.h5"),
-         "--image", str(tmp_path / "missing.png")],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "lava_spikingunet.cli",
+            "simulate",
+            str(tmp_path / "missing.h5"),
+            "--image",
+            str(tmp_path / "missing.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert res.returncode != 0
     assert "Traceback" not in res.stderr

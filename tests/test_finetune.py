@@ -140,7 +140,16 @@ def test_cli_convert_then_finetune(tmp_path, capsys):
     graph = load_graph(model)
     assert graph.node("input").shape == (1, 32, 48) and graph.meta.timesteps == 10
     assert graph.meta.extra["task_name"] == "denoise-grey"
-    assert graph.meta.extra["conversion"]["norm"] == "layer"
+    conv = graph.meta.extra["conversion"]
+    assert conv["norm"] == "layer"
+    assert (conv["n_thresholds"], conv["theta1"], conv["bias_shift"]) == (6, 1.0, True)
+    paper = tmp_path / "paper.pt"
+    extra = ["--preset", "paper", "--thresholds", "3", "--calib-batches", "1", "--batch", "2"]
+    assert (
+        main(["convert", str(ckpt), "--out", str(paper), "--frame", "32x32", *extra, *common]) == 0
+    )
+    conv = load_graph(paper).meta.extra["conversion"]
+    assert (conv["n_thresholds"], conv["theta1"], conv["bias_shift"]) == (3, 2.0, False)
     argv = ["finetune", str(model), "--out", str(tuned), "--steps", "2", "--batch", "2"]
     assert main([*argv, "--patch", "32", "--T", "3", *common]) == 0
     assert load_graph(tuned).meta.extra["finetune"]["steps_done"] == 2

@@ -114,3 +114,19 @@ def test_f1_jaccard_identity(seed):
     p, t = rng.random((6, 6)) < 0.4, rng.random((6, 6)) < 0.4
     f1, j = metrics.f1_score(p, t), metrics.jaccard(p, t)
     assert f1 == pytest.approx(2 * j / (1 + j))
+
+
+def test_evaluate_binary_pools_counts_and_scores_both_classes():
+    import torch
+
+    from lava_spikingunet.training.evaluate import evaluate_binary
+
+    logits = torch.where(torch.from_numpy(PRED), 3.0, -3.0)[None].float()
+    out = evaluate_binary(torch.nn.Identity(), [(logits, TRUE, None)] * 2)
+    # TP 2, FP 1, FN 1, TN 2 per image: F1 = 4/6 for either class, accuracy 4/6
+    assert out["f1"] == pytest.approx(4 / 6)
+    assert out["f1_negative"] == pytest.approx(4 / 6)
+    mask = np.array([[1, 1, 1], [0, 1, 1]], bool)  # drops the FN: TN 2, FP 1
+    out = evaluate_binary(torch.nn.Identity(), [(logits, TRUE, mask)])
+    assert out["f1"] == pytest.approx(4 / 5)  # 2TP / (2TP + FP)
+    assert out["f1_negative"] == pytest.approx(4 / 5)  # 2TN / (2TN + FN(=FP of pos))

@@ -67,14 +67,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="normalization: per source (connection) or per layer input (default connection)",
     )  # fmt: skip
     p.add_argument("--neuron", choices=("mt", "if"), default="mt", help="MT (default) or IF")
-    p.add_argument("--thresholds", type=positive_int, default=4, help="MT thresholds N (default 4)")
+    p.add_argument(
+        "--preset", choices=("deploy", "paper"), default="deploy",
+        help="MT neuron settings: deploy (default: N=6, theta1=1, bias shift) or paper "
+        "(N=4, theta1=2, no shift); the three options below override it",
+    )  # fmt: skip
+    p.add_argument("--thresholds", type=positive_int, default=None, help="MT thresholds N")
     p.add_argument(
         "--theta1", type=float, default=None,
-        help="largest threshold in normalized units (default 2 for MT, 1 for IF)",
+        help="largest threshold in normalized units (IF: default 1 = lambda)",
     )  # fmt: skip
     p.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
     p.add_argument(
-        "--bias-shift", action="store_true",
+        "--bias-shift", action=argparse.BooleanOptionalAction, default=None,
         help="add theta_N/(2T) to every neuron bias (round instead of floor over the "
         "window; not in the paper, better at short T)",
     )  # fmt: skip
@@ -110,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from lava_spikingunet.checkpoints import load_unet
-    from lava_spikingunet.conversion import ConversionConfig, calibrate, convert_unet
+    from lava_spikingunet.conversion import PRESETS, ConversionConfig, calibrate, convert_unet
     from lava_spikingunet.conversion import tasks as T
     from lava_spikingunet.errors import UserError
     from lava_spikingunet.fileio import check_writable
@@ -123,15 +128,16 @@ def run(args: argparse.Namespace) -> int:
     task_name = args.task or meta.get("task")
     if not task_name:
         raise UserError(f"{args.checkpoint} names no task; pass --task")
+    neuron = PRESETS[args.preset] if args.neuron == "mt" else {"bias_shift": False}
+    chosen = {"n_thresholds": args.thresholds, "theta1": args.theta1, "bias_shift": args.bias_shift}
+    neuron = {**neuron, **{k: v for k, v in chosen.items() if v is not None}}
     try:
         cfg = ConversionConfig(
             norm=args.norm,
             percentile=args.percentile,
             neuron=args.neuron,
-            n_thresholds=args.thresholds,
-            theta1=args.theta1,
             reset=args.reset,
-            bias_shift=args.bias_shift,
+            **neuron,
             timesteps=args.timesteps or T.PAPER_T.get(task_name, 10),
         )
     except ValueError as exc:

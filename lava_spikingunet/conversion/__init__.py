@@ -1,7 +1,7 @@
 """U-Net -> Spiking-UNet: calibration, normalization, conversion, fine-tuning."""
 
 from lava_spikingunet.conversion.calibrate import ActivationStats, calibrate
-from lava_spikingunet.conversion.convert import ConversionConfig, convert_unet
+from lava_spikingunet.conversion.convert import PRESETS, ConversionConfig, convert_unet
 from lava_spikingunet.conversion.normalize import (
     compute_lambdas,
     fold_all_batchnorm,
@@ -10,6 +10,7 @@ from lava_spikingunet.conversion.normalize import (
 )
 
 __all__ = [
+    "PRESETS",
     "ActivationStats",
     "ConversionConfig",
     "calibrate",

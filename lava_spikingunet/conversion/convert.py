@@ -11,6 +11,16 @@ from lava_spikingunet.conversion.normalize import Norm, compute_lambdas
 from lava_spikingunet.graph.from_unet import unet_to_graph
 from lava_spikingunet.graph.ir import SpikingGraph
 
+#: Named neuron settings. ``paper``: the paper's MT neuron (N = 4 on the ladder
+#: {2, 1, 0.5, 0.25}). ``deploy``: N = 6 on {1, ..., 1/32} plus the half-quantum bias
+#: shift, 8x finer per step at the same clipping headroom (one step carries up to
+#: 63/32 lambda), which closes the conversion gap at T <= 10 without fine-tuning
+#: (docs/conversion.md section 3).
+PRESETS: dict[str, dict] = {
+    "deploy": {"n_thresholds": 6, "theta1": 1.0, "bias_shift": True},
+    "paper": {"n_thresholds": 4, "theta1": 2.0, "bias_shift": False},
+}
+
 
 @dataclass
 class ConversionConfig:

@@ -124,7 +124,7 @@ def evaluate(
         return ev.evaluate_denoise(model, sets, limit, with_ssim)
     items = (center_crop(it, crop) for it in task.test_split.eval_items(limit))
     if isinstance(task, BinarySegTask):
-        return ev.evaluate_binary(model, items)
+        return task.named(ev.evaluate_binary(model, items))
     if isinstance(task, CamSeqTask):
         from lava_spikingunet.data import camseq
 

@@ -69,6 +69,8 @@ def evaluate_binary(
 
     The positive class is predicted where ``sigmoid(logit) >= threshold``; counts are
     pooled over all images (and only inside the masks) before F1 etc. are computed.
+    ``f1_negative`` is the F1 of the other class (for ISBI-2012: the cell interior, the
+    class the paper's data marks 255).
     """
     tp = fp = fn = tn = 0
     for image, target, mask in items:
@@ -78,6 +80,7 @@ def evaluate_binary(
     total = tp + fp + fn + tn
     return {
         "f1": metrics.f1_from_counts(tp, fp, fn),
+        "f1_negative": metrics.f1_from_counts(tn, fn, fp),
         "jaccard": metrics.jaccard_from_counts(tp, fp, fn),
         "accuracy": (tp + tn) / total if total else float("nan"),
         "sensitivity": tp / (tp + fn) if tp + fn else float("nan"),

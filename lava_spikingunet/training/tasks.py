@@ -126,16 +126,25 @@ class BinarySegTask(Task):
     """One logit per pixel, BCE, 1x1 head; F1 of the positive class at p >= 0.5."""
 
     primary_metric = "f1"
+    #: names of the (positive, negative) classes, to report both F1s by name
+    class_names: tuple[str, str] | None = None
 
     def loss(self, model, batch):
         return losses.binary_loss(model, batch[0], batch[1])
+
+    def named(self, result: dict[str, float]) -> dict[str, float]:
+        """``result`` plus ``f1_<positive>`` / ``f1_<negative>`` when the classes have names."""
+        if self.class_names is None:
+            return result
+        pos, neg = self.class_names
+        return {**result, f"f1_{pos}": result["f1"], f"f1_{neg}": result["f1_negative"]}
 
     def num_train_images(self) -> int:
         return len(self.train_split)
 
     def evaluate(self, model, quick=False):
         limit = self.quick_limit if quick else None
-        return evaluate.evaluate_binary(model, self.test_split.eval_items(limit))
+        return self.named(evaluate.evaluate_binary(model, self.test_split.eval_items(limit)))
 
 
 class DriveTask(BinarySegTask):
@@ -163,8 +172,13 @@ class DriveTask(BinarySegTask):
 
 
 class IsbiTask(BinarySegTask):
+    """Trained on membrane (label 0) as the positive class; both F1s are reported, and the
+    primary one is the cell interior's (label 255), the foreground of the paper's data."""
+
     name = "isbi2012"
     default_patch = 128
+    class_names = ("membrane", "interior")
+    primary_metric = "f1_interior"
 
     def __init__(self, data_root: Path, options: TrainOptions) -> None:
         super().__init__(data_root, options)
@@ -182,7 +196,7 @@ class IsbiTask(BinarySegTask):
             **super().data_info(),
             "train_slices": list(self.train_split.slices),
             "test_slices": list(self.test_split.slices),
-            "positive_class": "membrane (label == 0)",
+            "positive_class": "membrane (label == 0); f1_interior scores label 255",
         }
 
 
