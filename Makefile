@@ -22,7 +22,7 @@ $(STAMP): $(REQS)
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/spikingunet demo
+	$(VENV)/bin/spikingunet demo --overwrite
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

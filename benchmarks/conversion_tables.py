@@ -4,10 +4,11 @@ For every task with a checkpoint (``checkpoints/<task>.pt``, or ``--checkpoint
 TASK=PATH``), using the float spiking simulator with zero delays:
 
 - Table 1: U-Net vs converted Spiking-UNet vs fine-tuned (accumulated spiking flow),
-  plus our half-quantum bias shift (not in the paper; docs/conversion.md);
+  with the paper's neuron and with the ``deploy`` preset (N=6, theta1=1, half-quantum
+  bias shift; not in the paper, docs/conversion.md);
 - Table 2: IF (reset by subtraction and to zero) vs MT neurons;
 - Table 3: layer-wise vs connection-wise normalization;
-- Table 4: number of thresholds N = 1..5 (ladder theta_i = 2 / 2^(i-1)), at the paper's T;
+- Table 4: number of thresholds N = 1..7 (ladder theta_i = 2 / 2^(i-1)), at the paper's T;
 
 Tables 1-3 at the paper's T (DRIVE 10, EM 50, CamSeq01 20, BSD68 10, CBSD68 20) and
 smaller T. Metrics: PSNR at sigma 25 (denoising), F1 (DRIVE, EM), mIoU (CamSeq01), with the
@@ -31,7 +32,7 @@ from pathlib import Path
 import torch
 
 from lava_spikingunet.checkpoints import load_unet, repo_checkpoints_dir
-from lava_spikingunet.conversion import ConversionConfig, calibrate, convert_unet
+from lava_spikingunet.conversion import PRESETS, ConversionConfig, calibrate, convert_unet
 from lava_spikingunet.conversion import tasks as T
 from lava_spikingunet.conversion.finetune import FinetuneConfig, finetune
 from lava_spikingunet.errors import UserError
@@ -40,10 +41,11 @@ from lava_spikingunet.snn.module import SpikingUNetModule
 
 TASKS = ("denoise-grey", "denoise-colour", "drive", "isbi2012", "camseq01")
 TABLES = {
-    1: "U-Net vs converted vs fine-tuned (MT N=4, connection-wise)",
+    1: "U-Net vs converted vs fine-tuned (MT N=4 theta1=2 unless the deploy preset: N=6 "
+    "theta1=1 + bias shift; connection-wise)",
     2: "IF vs MT neurons (connection-wise)",
     3: "layer-wise vs connection-wise normalization (MT N=4)",
-    4: "number of thresholds N (theta1 = 2, connection-wise)",
+    4: "number of thresholds N (theta1 = 2, connection-wise; the paper goes to 5)",
 }
 
 
@@ -130,24 +132,27 @@ class TaskBench:
             self.out.setdefault("gap", {})[t] = conv["value"] - unet["value"]
             shift = self.spiking(t, bias_shift=True, timesteps=t, **mt4)
             self.record(1, "converted + bias shift", t, shift)
+            deploy = {**PRESETS["deploy"], "timesteps": t}
+            self.record(1, "converted (deploy preset)", t, self.spiking(t, **deploy))
             if a.finetune_steps:
-                graph, info = self.finetuned(t)
-                metrics = self.evaluate(SpikingUNetModule(graph, t))
-                self.record(1, "fine-tuned", t, metrics, info)
+                for label, kw in (("fine-tuned", mt4), ("fine-tuned (deploy preset)", deploy)):
+                    graph, info = self.finetuned(t, kw)
+                    metrics = self.evaluate(SpikingUNetModule(graph, t))
+                    self.record(1, label, t, metrics, info)
             self.record(2, "IF (reset subtract)", t, self.spiking(t, neuron="if"))
             self.record(2, "IF (reset zero)", t, self.spiking(t, neuron="if", reset="zero"))
             self.record(2, "MT N=4", t, self.spiking(t, **mt4))
             self.record(3, "layer-wise", t, self.spiking(t, norm="layer", **mt4))
             self.record(3, "connection-wise", t, self.spiking(t, **mt4))
         for t in self.ts[:1]:
-            for n in (1, 2, 3, 4, 5):
+            for n in (1, 2, 3, 4, 5, 6, 7):
                 self.record(4, f"N={n}", t, self.spiking(t, n_thresholds=n, theta1=2.0))
 
-    def finetuned(self, t: int):
+    def finetuned(self, t: int, kw: dict):
         a = self.args
         task = T.load_task(self.name, a.data_root, self.train_options, seed=1, patch=a.ft_patch)
         cfg = FinetuneConfig(timesteps=t, steps=a.finetune_steps, lr=a.ft_lr, seed=0)
-        graph = self.graph(n_thresholds=4, theta1=2.0)
+        graph = self.graph(**kw)
         res = finetune(graph, T.training_batches(task, a.ft_batch), cfg, task.loss)
         k = max(1, len(res.losses) // 10)
         info = {

@@ -28,7 +28,7 @@ PUBLISH_LIMIT = 3_000_000  # bytes: larger checkpoints are not committed
 #: One recipe per task: TrainOptions fields plus the time budget in minutes.
 RECIPES: dict[str, dict[str, Any]] = {
     "denoise-grey": dict(steps=9000, batch=16, patch=64, sigma_min=25, sigma_max=25, budget=45),
-    "drive": dict(steps=3000, batch=32, patch=48, budget=25),
+    "drive": dict(steps=6000, batch=32, patch=48, budget=45),
     "isbi2012": dict(steps=1800, batch=8, patch=128, budget=25),
     "denoise-colour": dict(steps=4000, batch=16, patch=64, sigma_min=25, sigma_max=25, budget=30),
     "camseq01": dict(steps=1800, batch=8, patch=128, budget=25),
