@@ -21,8 +21,8 @@ pytestmark = [pytest.mark.lava, pytest.mark.slow]
 
 CASES = [
     # seed, depth, width, n_thresholds, in/out channels, balanced, form, T, frames
-    (0, 1, 3, 4, (1, 1), False, "graded", 5, 2),
-    (1, 2, 4, 4, (1, 1), True, "cascade", 4, 1),
+    (0, 1, 3, 6, (1, 1), False, "graded", 5, 2),
+    (1, 2, 4, 6, (1, 1), True, "cascade", 4, 1),
     (2, 2, 3, 3, (3, 2), False, "cascade", 3, 1),
     (3, 2, 4, 2, (3, 3), True, "graded", 6, 2),
     (4, 1, 2, 1, (1, 2), False, "cascade", 4, 1),
