@@ -52,13 +52,15 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SJ_LABEL = "SpikingJelly IF (99.9%)"
 OURS_LABEL = "ours MT N=4 (99.9%)"
 OURS_IF_LABEL = "ours IF N=1 (99.9%)"
+OURS_DEPLOY_LABEL = "ours MT deploy N=6 (99.9%)"
 
 NOTES = [
     '- SpikingJelly: `Converter(RateCodingRecipe(calib, mode="99.9%"))` on `ModuleUNet`; '
     "each `nn.ReLU` becomes `VoltageScaler(1/s) -> IFNode(v_threshold=1, v_reset=None) -> "
     "VoltageScaler(s)` (IF, reset by subtraction, `s` = 99.9th percentile); the avg-pooled "
     "spikes feed the next conv directly (no neuron after pooling).",
-    "- Ours: connection-wise normalization at the same percentile; MT N=4 (theta1 = 2) and, "
+    "- Ours: connection-wise normalization at the same percentile; MT N=4 (theta1 = 2, the "
+    "paper's neuron), MT with the deploy preset (N=6, theta1=1, half-quantum bias shift) and, "
     "for reference, our IF (N=1, theta = lambda, reset by subtraction), which also re-spikes "
     "each pooled map (3 more neuron layers than SpikingJelly at depth 3); float simulator, "
     "zero delays.",
@@ -278,18 +280,22 @@ class AtTimesteps(nn.Module):
 def ours_modules(
     unet: UNet, stats: Any, neurons: Sequence[str], percentile: float
 ) -> dict[str, Callable[[int], nn.Module]]:
-    """Per neuron kind, ``t -> SpikingUNetModule`` of our conversion (connection-wise)."""
-    from lava_spikingunet.conversion import ConversionConfig, convert_unet
+    """Per neuron kind (``mt``: the paper's N=4, ``deploy``: our preset, ``if``),
+    ``t -> SpikingUNetModule`` of our conversion (connection-wise)."""
+    from lava_spikingunet.conversion import PRESETS, ConversionConfig, convert_unet
     from lava_spikingunet.snn.module import SpikingUNetModule
 
+    kinds = {"mt": {}, "if": {"neuron": "if"}, "deploy": PRESETS["deploy"]}
     m = unet.size_multiple
-    out = {}
-    for neuron in neurons:
-        graph = convert_unet(
-            unet, stats, m, m, ConversionConfig(neuron=neuron, percentile=percentile)
-        )
-        out[neuron] = lambda t, g=graph: SpikingUNetModule(g, t)
-    return out
+
+    def maker(kw: dict) -> Callable[[int], nn.Module]:
+        def make(t: int) -> nn.Module:
+            cfg = ConversionConfig(percentile=percentile, timesteps=t, **kw)
+            return SpikingUNetModule(convert_unet(unet, stats, m, m, cfg), t)
+
+        return make
+
+    return {neuron: maker(kinds[neuron]) for neuron in neurons}
 
 
 def our_point(sj_name: str, depth: int) -> str:
@@ -355,8 +361,9 @@ def compare(
         result["scale_vs_lambda_max_rel_diff"] = scale_agreement(
             result["spikingjelly_scales"], stats, depth, percentile
         )
-    makers = ours_modules(unet, stats, ("mt", "if") if with_ours_if else ("mt",), percentile)
-    models = {OURS_LABEL: makers["mt"]}
+    kinds = ("mt", "deploy", "if") if with_ours_if else ("mt", "deploy")
+    makers = ours_modules(unet, stats, kinds, percentile)
+    models = {OURS_LABEL: makers["mt"], OURS_DEPLOY_LABEL: makers["deploy"]}
     if with_ours_if:
         models[OURS_IF_LABEL] = makers["if"]
     for t in timesteps:

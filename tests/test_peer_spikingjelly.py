@@ -68,6 +68,7 @@ def test_compare_runs_on_a_tiny_unet() -> None:
         ("U-Net", None),
         (P.SJ_LABEL, 4),
         (P.OURS_LABEL, 4),
+        (P.OURS_DEPLOY_LABEL, 4),
         (P.OURS_IF_LABEL, 4),
     ]
     assert out["rows"][0]["metrics"]["err"] == 0.0
