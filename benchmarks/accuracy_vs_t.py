@@ -42,9 +42,9 @@ DEFAULT_TASKS = ("denoise-grey", "denoise-colour", "drive", "isbi2012")
 #: T values per task: the paper's T and shorter ones.
 T_VALUES = {
     "denoise-grey": (2, 5, 10),
-    "denoise-colour": (2, 5, 10, 20),
+    "denoise-colour": (2, 5, 10),
     "drive": (2, 5, 10),
-    "isbi2012": (5, 10, 20, 50),
+    "isbi2012": (5, 10, 20),
     "camseq01": (5, 10, 20),
 }
 SERIES = ("deploy float", "deploy integer", "paper float")

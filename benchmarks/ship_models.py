@@ -52,6 +52,9 @@ def regenerate_card(task: str, invocation: str | None = None) -> None:
     folder = REPO / "netx_exports" / task
     info = json.loads((folder / "metrics.json").read_text())
     info.setdefault("invocation", invocation or task)
+    tuned = REPO / "runs" / "ship" / task / "finetuned.pt"
+    if "finetune" not in info and tuned.is_file():  # cards written before these fields
+        info.update(tuned_record(tuned))
     info["data"] = DATA[task]
     (folder / "metrics.json").write_text(json.dumps(info, indent=2))
     write_card(folder, task, info)
@@ -110,6 +113,31 @@ def measure(task_name: str, unet_path: Path, float_graph: Path, h5: Path, recipe
     return out
 
 
+def tuned_record(tuned: Path) -> dict[str, Any]:
+    """What the card says of conversion and fine-tuning, from the fine-tuned graph."""
+    from lava_spikingunet.graph.serialize import load_graph
+
+    extra = load_graph(tuned).meta.extra
+    ft = extra.get("finetune", {})
+    return {
+        "bias_shift": bool(extra.get("conversion", {}).get("bias_shift")),
+        "finetune": {k: ft.get(k) for k in ("steps_done", "best_step")},
+    }
+
+
+def finetune_text(info: dict[str, Any]) -> str:
+    """What fine-tuning did, from the fine-tuned graph's record."""
+    ft = info.get("finetune")
+    if not ft:
+        return f"fine-tuned with accumulated spiking flow at T = {info['T']}"
+    done, best = ft.get("steps_done"), ft.get("best_step")
+    text = f"fine-tuned with accumulated spiking flow at T = {info['T']} ({done} steps"
+    if best == 0:
+        return text + "; no step lowered the held-out spiking loss, so the converted "
+        "weights were kept)"
+    return text + f"; kept step {best}, the lowest held-out spiking loss)"
+
+
 def write_card(folder: Path, task: str, info: dict[str, Any]) -> None:
     m = info["metrics"]
     rows = []
@@ -129,7 +157,8 @@ def write_card(folder: Path, task: str, info: dict[str, Any]) -> None:
         f"(`checkpoints/{task}.json`)",
         f"- **Spiking-UNet**: MT neurons, N = {info['n_thresholds']} thresholds "
         f"(theta_1 = {info['theta1']:g}, halving ladder), connection-wise normalization, "
-        f"p99.9 calibration, fine-tuned with accumulated spiking flow at T = {info['T']}",
+        f"p99.9 calibration{', half-quantum bias shift' if info.get('bias_shift') else ''}; "
+        + finetune_text(info),
         f"- **Fixed point** ({info['hw']}): 8-bit weight mantissa + exponent per connection, "
         f"threshold unit {info['theta_unit_int']}, 24-bit saturating state",
         f"- **Neuron form in the file**: {info['form']} (both forms run and verify)",
@@ -278,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         "width": unet.config.base_width,
         "depth": unet.config.depth,
         "params": sum(p.numel() for p in unet.parameters()),
+        **tuned_record(tuned),
         "n_thresholds": graph.node(first).n_thresholds,
         "theta1": graph.node(first).theta1,
         "theta_unit_int": graph.node(first).theta_unit_int,
@@ -305,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
             "cores_graded": report["mapping"]["graded"].get("cores"),
         },
         "commands": cmds,
+        "invocation": " ".join(
+            shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
+        ),
     }
     (ship / "metrics.json").write_text(json.dumps(summary, indent=2))
     write_card(ship, args.task, summary)
