@@ -167,6 +167,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--merge", action="store_true",
         help="keep earlier results (same image count) of the tasks not run now",
     )  # fmt: skip
+    p.add_argument(
+        "--combine", nargs="+", type=Path, default=None, metavar="JSON",
+        help="evaluate nothing: write the tasks of these result files (runs split over "
+        "machines or cores, same image count) as one result",
+    )  # fmt: skip
     args = p.parse_args(argv)
     if args.quick and args.images is None:
         args.images = 3
@@ -191,6 +196,13 @@ def main(argv=None) -> int:
         "tasks": {},
         "skipped": {},
     }
+    if args.combine:
+        for path in args.combine:
+            part = json.loads(path.read_text())
+            if part["meta"].get("images") != args.images:
+                raise SystemExit(f"{path}: made on {part['meta'].get('images')} images")
+            result["tasks"].update(part["tasks"])
+        args.tasks = []
     previous = stem.with_suffix(".json")
     if args.merge and previous.is_file():
         old = json.loads(previous.read_text())
@@ -203,6 +215,11 @@ def main(argv=None) -> int:
             result["skipped"][name] = f"no checkpoint {ckpt}"
             continue
         result["tasks"][name] = run_task(name, ckpt, args)
+        text = json.dumps(result, indent=1, default=float) + "\n"
+        write_text_atomic(stem.with_suffix(".json"), text, overwrite=True)
+        write_text_atomic(stem.with_suffix(".md"), markdown(result), overwrite=True)
+        figure(result, stem.with_suffix(".png"))
+    if args.combine:
         text = json.dumps(result, indent=1, default=float) + "\n"
         write_text_atomic(stem.with_suffix(".json"), text, overwrite=True)
         write_text_atomic(stem.with_suffix(".md"), markdown(result), overwrite=True)
