@@ -300,9 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         "task": args.task,
         "key": recipe["key"],
         "metrics": metrics,
-        "data": meta.get("data", {}).get("description", args.task)
-        if isinstance(meta.get("data"), dict)
-        else args.task,
+        "data": DATA[args.task],
         "test": "full test split (docs/data.md)",
         "width": unet.config.base_width,
         "depth": unet.config.depth,
