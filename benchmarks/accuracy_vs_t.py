@@ -1,6 +1,7 @@
 """Accuracy against T: U-Net, float Spiking-UNet and integer (Loihi 2 fixed point) Spiking-UNet.
 
-For every task with a checkpoint (``checkpoints/<task>.pt``), on its test split:
+For every task with a checkpoint (``checkpoints/<task>.pt``; BSD68, CBSD68, DRIVE,
+ISBI-2012, CamSeq01), on its test split:
 
 - the U-Net once;
 - per T: the U-Net converted with the ``deploy`` preset (MT N=6, theta1=1, bias shift;
@@ -38,7 +39,7 @@ from lava_spikingunet.reference.module import IntegerSpikingUNetModule
 from lava_spikingunet.snn.module import SpikingUNetModule
 
 TASKS = ("denoise-grey", "denoise-colour", "drive", "isbi2012", "camseq01")
-DEFAULT_TASKS = ("denoise-grey", "denoise-colour", "drive", "isbi2012")
+DEFAULT_TASKS = TASKS
 #: T values per task: the paper's T and shorter ones.
 T_VALUES = {
     "denoise-grey": (2, 5, 10),

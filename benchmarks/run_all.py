@@ -29,6 +29,21 @@ STEPS: dict[str, tuple[str, list[str], list[str]]] = {
     "conversion": ("benchmarks.conversion_tables", [], ["--quick"]),
     "accuracy_vs_t": ("benchmarks.accuracy_vs_t", [], ["--quick"]),
     "peer_spikingjelly": ("benchmarks.peer_spikingjelly", [], ["--quick"]),
+    "peer_spikingjelly_full": (
+        "benchmarks.peer_spikingjelly",
+        [
+            "--tasks",
+            "denoise-grey",
+            "--images",
+            "8",
+            "--crop",
+            "0",
+            "--no-ours-if",
+            "--out",
+            "benchmarks/results/peer_spikingjelly_full",
+        ],
+        ["--quick", "--tasks", "denoise-grey", "--out", "benchmarks/results/peer_quick_grey"],
+    ),  # fmt: skip
     "demo": (
         "lava_spikingunet",
         ["demo", "--overwrite", "--out", "benchmarks/results/demo"],
