@@ -155,6 +155,14 @@ def figure(result: dict, path: Path) -> None:
     tmp.replace(path)
 
 
+def write(result: dict, stem: Path) -> None:
+    """``stem.json``, ``stem.md`` and ``stem.png``, each written atomically."""
+    text = json.dumps(result, indent=1, default=float) + "\n"
+    write_text_atomic(stem.with_suffix(".json"), text, overwrite=True)
+    write_text_atomic(stem.with_suffix(".md"), markdown(result), overwrite=True)
+    figure(result, stem.with_suffix(".png"))
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tasks", nargs="*", default=list(DEFAULT_TASKS), choices=TASKS)
@@ -216,15 +224,9 @@ def main(argv=None) -> int:
             result["skipped"][name] = f"no checkpoint {ckpt}"
             continue
         result["tasks"][name] = run_task(name, ckpt, args)
-        text = json.dumps(result, indent=1, default=float) + "\n"
-        write_text_atomic(stem.with_suffix(".json"), text, overwrite=True)
-        write_text_atomic(stem.with_suffix(".md"), markdown(result), overwrite=True)
-        figure(result, stem.with_suffix(".png"))
+        write(result, stem)
     if args.combine:
-        text = json.dumps(result, indent=1, default=float) + "\n"
-        write_text_atomic(stem.with_suffix(".json"), text, overwrite=True)
-        write_text_atomic(stem.with_suffix(".md"), markdown(result), overwrite=True)
-        figure(result, stem.with_suffix(".png"))
+        write(result, stem)
     log(markdown(result))
     return 0
 

@@ -52,9 +52,6 @@ def regenerate_card(task: str, invocation: str | None = None) -> None:
     folder = REPO / "netx_exports" / task
     info = json.loads((folder / "metrics.json").read_text())
     info.setdefault("invocation", invocation or task)
-    tuned = REPO / "runs" / "ship" / task / "finetuned.pt"
-    if "finetune" not in info and tuned.is_file():  # cards written before these fields
-        info.update(tuned_record(tuned))
     info["data"] = DATA[task]
     (folder / "metrics.json").write_text(json.dumps(info, indent=2))
     write_card(folder, task, info)
