@@ -31,6 +31,8 @@ class UNetConfig:
     depth: int = 4
     head_kernel: int = 3  # 3 for denoising, 1 for segmentation
     residual: bool = False  # denoising: the net predicts the noise
+    activation: str = "relu"  # "relu" or "ilif" (integer-valued, docs/ilif.md)
+    levels: int = 0  # I-LIF count levels D = 2^N - 1 (activation "ilif" only)
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "out_channels", "base_width", "depth"):
@@ -38,6 +40,14 @@ class UNetConfig:
                 raise ValueError(f"UNetConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.head_kernel not in (1, 3):
             raise ValueError(f"UNetConfig.head_kernel must be 1 or 3, got {self.head_kernel}")
+        if self.activation not in ("relu", "ilif"):
+            raise ValueError(f"UNetConfig.activation must be relu or ilif, got {self.activation!r}")
+        if self.activation == "ilif":
+            from lava_spikingunet.ann.ilif import levels_to_thresholds
+
+            levels_to_thresholds(self.levels)
+        elif self.levels:
+            raise ValueError("UNetConfig.levels is for activation 'ilif' only")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,8 +65,8 @@ class DoubleConv(nn.Module):
         self.conv1 = conv3x3(c_in, c_out)
         self.conv2 = conv3x3(c_out, c_out)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.conv2(F.relu(self.conv1(x))))
+    def forward(self, x: torch.Tensor, act1=F.relu, act2=F.relu) -> torch.Tensor:
+        return act2(self.conv2(act1(self.conv1(x))))
 
 
 class UNet(nn.Module):
@@ -78,6 +88,17 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(
             widths[0], cfg.out_channels, cfg.head_kernel, padding=cfg.head_kernel // 2
         )
+        if cfg.activation == "ilif":
+            from lava_spikingunet.ann.ilif import ILIF, point_key
+            self.ilif = nn.ModuleDict(
+                {point_key(n): ILIF(cfg.levels) for n in activation_points(cfg.depth)}
+            )
+
+    def _act(self, name: str):
+        """The activation at point ``name``: ReLU (identity after a pool) or I-LIF."""
+        if self.config.activation == "ilif":
+            return self.ilif[name.replace(".", "_")]
+        return (lambda h: h) if name.startswith("pool") else F.relu
 
     @property
     def size_multiple(self) -> int:
@@ -87,14 +108,15 @@ class UNet(nn.Module):
         """Forward pass for inputs whose H and W divide by ``2**depth``."""
         skips = []
         h = x
+        act = self._act
         for i, block in enumerate(self.enc):
             if i > 0:
-                h = F.avg_pool2d(h, 2)
-            h = block(h)
+                h = act(f"pool{i}")(F.avg_pool2d(h, 2))
+            h = block(h, act(f"enc{i}.c1"), act(f"enc{i}.c2"))
             skips.append(h)
         for i in reversed(range(self.config.depth)):
-            h = F.relu(self.up[i](h))
-            h = self.dec[i](torch.cat([skips[i], h], dim=1))
+            h = act(f"up{i}")(self.up[i](h))
+            h = self.dec[i](torch.cat([skips[i], h], dim=1), act(f"dec{i}.c1"), act(f"dec{i}.c2"))
         return self.head(h)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -132,6 +154,16 @@ class UNet(nn.Module):
             for h in handles:
                 h.remove()
         return total
+
+
+def activation_points(depth: int) -> list[str]:
+    """Names of the U-Net's activation points in forward order."""
+    names = ["enc0.c1", "enc0.c2"]
+    for i in range(1, depth + 1):
+        names += [f"pool{i}", f"enc{i}.c1", f"enc{i}.c2"]
+    for i in reversed(range(depth)):
+        names += [f"up{i}", f"dec{i}.c1", f"dec{i}.c2"]
+    return names
 
 
 def pad_amounts(hw: tuple[int, int] | torch.Size, multiple: int) -> tuple[int, int]:

@@ -38,6 +38,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--sigma", type=_sigma, default=(25.0, 25.0), help="denoising noise: S or LO,HI (0..255)"
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--activation", choices=("relu", "ilif"), default="relu",
+        help="relu (float U-Net) or ilif: integer-valued I-LIF activations for a "
+        "one-timestep Spiking-UNet (docs/ilif.md); with --init it is quantization-aware "
+        "fine-tuning",
+    )  # fmt: skip
+    p.add_argument(
+        "--levels", type=int, default=15,
+        help="I-LIF count levels D = 2^N - 1 (default 15: an MT neuron with N = 4)",
+    )  # fmt: skip
+    p.add_argument(
+        "--sparsity", type=float, default=0.0,
+        help="I-LIF synop penalty weight: loss += W * (synops per ANN MAC) (default 0)",
+    )  # fmt: skip
+    p.add_argument(
+        "--init",
+        default="",
+        metavar="CKPT",
+        help="start from this U-Net checkpoint's weights (fine-tuning, e.g. blind noise or I-LIF)",
+    )
     p.add_argument("--eval-every", type=int, default=500, help="quick test-set evaluation")
     p.add_argument("--checkpoint-every", type=int, default=500)
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -63,6 +83,15 @@ def run(args: argparse.Namespace) -> int:
     get_task(args.task)
     if args.resume and args.overwrite:
         raise UserError("--resume and --overwrite exclude each other")
+    if args.activation == "ilif":
+        from lava_spikingunet.ann.ilif import levels_to_thresholds
+
+        try:
+            levels_to_thresholds(args.levels)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+    if not args.sparsity >= 0:
+        raise UserError(f"--sparsity must be >= 0, got {args.sparsity}")
     for name in ("steps", "batch", "width", "depth", "eval_every", "checkpoint_every"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1")
@@ -80,6 +109,10 @@ def run(args: argparse.Namespace) -> int:
         sigma_max=args.sigma[1],
         eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every,
+        init=args.init,
+        activation=args.activation,
+        levels=args.levels if args.activation == "ilif" else 0,
+        sparsity=args.sparsity,
     )
     summary = train(
         options,

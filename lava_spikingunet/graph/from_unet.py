@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lava_spikingunet.ann.unet import UNet
+from lava_spikingunet.ann.unet import UNet, activation_points
 from lava_spikingunet.graph.ir import (
     AvgPoolEdge,
     ConvEdge,
@@ -30,16 +30,6 @@ from lava_spikingunet.graph.ir import (
     SpikingGraph,
 )
 from lava_spikingunet.graph.timing import set_native_delays
-
-
-def activation_points(depth: int) -> list[str]:
-    """Names of the U-Net's activation points in forward order."""
-    names = ["enc0.c1", "enc0.c2"]
-    for i in range(1, depth + 1):
-        names += [f"pool{i}", f"enc{i}.c1", f"enc{i}.c2"]
-    for i in reversed(range(depth)):
-        names += [f"up{i}", f"dec{i}.c1", f"dec{i}.c2"]
-    return names
 
 
 def activation_shapes(unet: UNet, height: int, width: int) -> dict[str, tuple[int, int, int]]:

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from lava_spikingunet.ann.ilif import calibrate_thetas, record_counts, synops_per_mac
 from lava_spikingunet.ann.unet import UNet
 from lava_spikingunet.checkpoints import load_checkpoint, save_checkpoint
 from lava_spikingunet.errors import UserError
@@ -59,6 +60,30 @@ def _check_run_dir(out: Path, resume: bool, overwrite: bool) -> None:
     if overwrite and not resume:
         for p in (out / CHECKPOINT, out / FINAL, out / METRICS):
             p.unlink(missing_ok=True)
+
+
+def _warm_start(model: UNet, path: str) -> None:
+    """Copy the weights of checkpoint ``path`` into ``model`` (same width and depth)."""
+    init = load_checkpoint(path)
+    own = model.state_dict()
+    missing = [k for k in init["state_dict"] if k not in own]
+    mismatched = [
+        k for k, v in init["state_dict"].items() if k in own and own[k].shape != v.shape
+    ]
+    if missing or mismatched:
+        raise UserError(
+            f"--init {path} does not fit this U-Net "
+            f"(unknown {missing[:3]}, other shapes {mismatched[:3]}); match --width/--depth"
+        )
+    model.load_state_dict(init["state_dict"], strict=False)
+    log(f"warm start from {path}")
+
+
+def _has_thetas(path: str) -> bool:
+    """True when checkpoint ``path`` is an I-LIF U-Net (its thetas are kept)."""
+    if not path:
+        return False
+    return any(k.startswith("ilif.") for k in load_checkpoint(path)["state_dict"])
 
 
 def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -119,7 +144,17 @@ def train(
     root = resolve_data_root(data_root)
     task: Task = get_task(options.task)(root, options)
     torch.manual_seed(options.seed)
-    model = UNet(task.model_config())
+    try:
+        model = UNet(task.model_config())
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    dataset = task.train_set()
+    if state is None and options.init:
+        _warm_start(model, options.init)
+    if state is None and options.activation == "ilif" and not _has_thetas(options.init):
+        inputs = [make_batch(dataset, 10**7 + i, options.batch)[0] for i in range(4)]
+        init = calibrate_thetas(model, inputs)
+        log("I-LIF thetas (p99.9 / D): " + ", ".join(f"{k}={v:.3g}" for k, v in init.items()))
     optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
     step, wall, history = 0, 0.0, []
     if state is not None:
@@ -128,7 +163,6 @@ def train(
         step, wall = int(state["step"]), float(state["train"]["wall_s"])
         history = list(state["train"]["history"])
         log(f"resumed {out / CHECKPOINT} at step {step} ({wall:.0f} s trained)")
-    dataset = task.train_set()
     n_params = sum(p.numel() for p in model.parameters())
     log(
         f"task {task.name}: U-Net width {options.width} depth {options.depth} "
@@ -169,6 +203,9 @@ def train(
         mininterval=0.5 if sys.stderr.isatty() else 30.0,
         disable=not progress,
     )
+    penalty = options.activation == "ilif" and options.sparsity > 0
+    record_counts(model, penalty)
+    last_rate = float("nan")
     model.train()
     while step < options.steps:
         if time_budget_s is not None and time.monotonic() - start_invocation >= time_budget_s:
@@ -182,6 +219,10 @@ def train(
             group["lr"] = lr
         batch = make_batch(dataset, step, options.batch)
         loss = task.loss(model, batch)
+        if penalty:
+            rate = synops_per_mac(model)
+            loss = loss + options.sparsity * rate
+            last_rate = rate.item()
         if not torch.isfinite(loss):
             raise UserError(f"loss became {loss.item()} at step {step}; lower --lr")
         optimizer.zero_grad(set_to_none=True)
@@ -191,6 +232,8 @@ def train(
         last_loss = loss.item()
         bar.update(1)
         bar.set_postfix(loss=f"{last_loss:.4g}", lr=f"{lr:.2g}", refresh=False)
+        if penalty and step % options.eval_every == 0:
+            log(f"step {step}: synops per MAC (accumulate, batch) {last_rate:.3f}")
         if step % options.eval_every == 0 or step == options.steps:
             quick = task.evaluate(model, quick=True)
             model.train()

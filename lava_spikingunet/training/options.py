@@ -21,6 +21,10 @@ class TrainOptions:
     sigma_max: float = 25.0
     eval_every: int = 500
     checkpoint_every: int = 500
+    activation: str = "relu"  # "relu" or "ilif" (integer-valued, docs/ilif.md)
+    levels: int = 0  # I-LIF levels D = 2^N - 1
+    sparsity: float = 0.0  # weight of the synop penalty (synops per ANN MAC)
+    init: str = ""  # warm start: a U-Net checkpoint whose weights the run starts from
 
     def to_dict(self) -> dict:
         return asdict(self)

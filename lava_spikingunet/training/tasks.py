@@ -38,7 +38,14 @@ class Task:
     def model_config(self) -> UNetConfig:
         o = self.options
         return UNetConfig(
-            self.in_channels, self.out_channels, o.width, o.depth, self.head_kernel, self.residual
+            self.in_channels,
+            self.out_channels,
+            o.width,
+            o.depth,
+            self.head_kernel,
+            self.residual,
+            activation=o.activation,
+            levels=o.levels,
         )
 
     def train_set(self) -> torch.utils.data.Dataset:
