@@ -1,0 +1,150 @@
+"""Conversion of a quantized Spiking-UNet graph to the ``sdnn`` form (docs/semantics.md
+section 6).
+
+The quantized multi-threshold graph (:func:`lava_spikingunet.fixed_point.quantize_graph`)
+fixes, per neuron node, a state scale ``S`` (integer units per float unit) and per edge a
+float weight per unit of the source's output. The ``sdnn`` form keeps each node's state
+units and bias and chooses, from the hardware profile:
+
+- ``state_exp`` of every neuron: its messages are ``act >> state_exp``, so one message unit
+  is ``2^state_exp`` state units. The smallest value at which every outgoing edge's weights,
+  re-expressed per message unit, still use the mantissa's full width above the profile's
+  smallest weight exponent (fine messages, exact weights), and at which the largest
+  activation the state can hold still fits the profile's graded payload.
+- every synaptic edge's mantissa and exponent, re-quantized per message unit of its source;
+- the readout scale: the one-step readout ``act`` has ``T`` times less range than the
+  multi-threshold accumulator, so its scale grows by ``2^floor(log2 T)``, or less where the
+  readout bias would not fit the profile's bias format;
+- native delays: 1 per synaptic edge (Lava's synapses send the previous step's result),
+  0 for the host-computed input;
+- ``steps``: the steps a static frame takes to settle, ``1 +`` the longest path delay from
+  the input to the readout.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from lava_spikingunet.fixed_point.formats import FixedPointFormat
+from lava_spikingunet.fixed_point.quantize import graph_format, quantize_bias, quantize_weights
+from lava_spikingunet.graph.ir import NeuronNode, ReadoutNode, SpikingGraph
+from lava_spikingunet.graph.timing import set_native_delays
+
+__all__ = ["is_sdnn", "longest_path", "settle_steps", "to_sdnn"]
+
+
+def longest_path(graph: SpikingGraph) -> dict[str, int]:
+    """Largest sum of delays from the input to every node."""
+    out: dict[str, int] = {}
+    for n in graph.order():
+        ins = graph.in_edges(n)
+        out[n] = 0 if not ins else max(out[s] + e.delay for s, e in ins)
+    return out
+
+
+def settle_steps(graph: SpikingGraph) -> int:
+    """Steps after which a static frame has reached the readout: longest path + 1."""
+    return longest_path(graph)[graph.readout_name] + 1
+
+
+def is_sdnn(graph: SpikingGraph) -> bool:
+    return bool(graph.meta.extra.get("sdnn"))
+
+
+def _profile_bits(profile: Any) -> tuple[int | None, int | None]:
+    """(graded payload bits, max delay) of the profile, when it is a profile."""
+    if profile is None or isinstance(profile, FixedPointFormat):
+        return None, None
+    from lava_spikingunet.hw.profiles import load_profile
+
+    prof = load_profile(profile) if isinstance(profile, str) else profile
+    return int(prof.spikes.graded_payload_bits), int(prof.spikes.max_delay)
+
+
+def to_sdnn(
+    q: SpikingGraph,
+    profile: Any = None,
+    *,
+    vth: int = 0,
+    state_exp: int | None = None,
+) -> SpikingGraph:
+    """The ``sdnn`` form of the quantized graph ``q`` (a new graph).
+
+    ``profile``: hardware profile (name, profile object) for the formats, default the one
+    ``q`` was quantized for. ``vth``: every neuron's delta threshold in message units.
+    ``state_exp``: force one ``state_exp`` for every neuron (default: chosen per neuron).
+    """
+    if not q.is_quantized:
+        raise ValueError("to_sdnn needs a quantized graph (fixed_point.quantize_graph)")
+    fmt = FixedPointFormat.from_profile(profile) if profile is not None else graph_format(q)
+    named = profile if profile is not None else q.meta.extra.get("hw_profile")
+    payload_bits, _ = _profile_bits(named)
+    g = q.copy()
+    set_native_delays(g)
+    mant_lo, mant_hi = fmt.weight_mant_range
+    e_min = fmt.weight_exp_range[0]
+    # a weight per message unit of at least this magnitude keeps a mantissa of
+    # (mantissa bits - 1) bits at the smallest exponent
+    w_floor = math.ldexp(1.0, e_min) * (mant_hi + 1) / 2
+    state_bits = fmt.state_bits
+    t = int(g.meta.timesteps)
+    ro = g.node(g.readout_name)
+    assert isinstance(ro, ReadoutNode)
+    gain = 1 << max(0, int(math.floor(math.log2(max(t, 1)))))
+    bias_top = fmt.bias_mant_range[1] << max(0, fmt.bias_exp_range[1])
+    b_max = float(np.abs(ro.bias).max(initial=0.0)) * float(ro.scale)
+    while gain > 1 and b_max * gain > bias_top:  # the readout bias must stay representable
+        gain //= 2
+    ro_scale = float(ro.scale) * gain
+
+    def dst_scale(name: str) -> float:
+        return ro_scale if name == g.readout_name else float(g.node(name).scale)
+
+    conv_cfg = g.meta.extra.get("conversion") or {}
+    bias_shift = bool(conv_cfg.get("bias_shift"))
+    fed = {d for _, d, e in g.edges() if getattr(e, "static", False)}
+    nodes: dict[str, dict[str, int]] = {}
+    for n in g.neurons():
+        node = g.node(n)
+        assert isinstance(node, NeuronNode)
+        unit = int(node.theta_unit_int)  # state units per unit of the graph's weights
+        if bias_shift:  # the rate-coding half-unit shift of the deploy preset: undone
+            node.bias = node.bias - node.theta_unit / (2 * t)
+        outs = [(d, g.edge(n, d)) for d in g.g.successors(n)]
+        if state_exp is not None:
+            st = int(state_exp)
+        else:
+            need = 0
+            for d, e in outs:
+                wmax = float(np.abs(np.asarray(e.weight)).max()) * dst_scale(d) / unit
+                if wmax > 0:
+                    need = max(need, math.ceil(math.log2(w_floor / wmax)))
+            st = max(0, need)
+            if payload_bits:
+                st = max(st, state_bits - payload_bits)
+        nodes[n] = {"state_exp": st, "vth": int(vth)}
+        # messages floor act / 2^st: half a message unit of bias makes them round
+        half = (1 << st) // 2
+        if n in fed:
+            node.bias = node.bias + half / float(node.scale)
+            node.bias_int = np.zeros_like(node.bias_int)
+        else:
+            node.bias_int, _ = quantize_bias(
+                node.bias * float(node.scale) + half, fmt.bias_mant_range, fmt.bias_exp_range
+            )
+        for d, e in outs:
+            w = np.asarray(e.weight, dtype=np.float64) * dst_scale(d) * math.ldexp(1.0, st) / unit
+            m, ex = quantize_weights(w, (mant_lo, mant_hi), fmt.weight_exp_range)
+            e.mant, e.exp = m, ex
+    ro.scale = ro_scale
+    ro.bias_int, _ = quantize_bias(ro.bias * ro_scale, fmt.bias_mant_range, fmt.bias_exp_range)
+    g.meta.extra["sdnn"] = {
+        "nodes": nodes,
+        "steps": settle_steps(g),
+        "readout_gain": gain,
+        "format": fmt.to_dict(),
+    }
+    return g

@@ -1,0 +1,301 @@
+"""Integer reference of the ``sdnn`` form: the U-Net on Lava's stock ``SigmaDelta`` neurons.
+
+It runs a graph converted by :func:`lava_spikingunet.backends.sdnn.convert.to_sdnn` step by
+step, exactly as the stock Lava processes the ``sdnn`` build is made of compute it
+(docs/semantics.md section 6): ``lava.proc.sdn`` ``PySigmaDeltaModelFixed`` for every
+neuron (ReLU) and the readout (UNIT activation), the project's CPU model of
+``lava.proc.conv.process.Conv`` for conv and avg-pool edges (Lava's rule plus
+``weight_exp``, results wrapped to 24 signed bits like Lava's own model), and Lava's
+``Sparse`` fixed-point model for transposed convs.
+
+Per step ``t`` and node ``n`` (all integers; ``st = state_exp``, ``vth`` in message units):
+
+```
+a_in  = sum over in-edges e of c_e(t)           c_e(t) = op_e(msg_src(t - d_e))
+sigma = sigma + a_in
+act   = relu(sigma + bias)                      (readout: act = sigma + bias)
+delta = act - act_prev + residue
+s     = delta where |delta| >= vth << st, else 0
+residue = delta - s ;  act_prev = act
+msg(t) = s >> st                                (floor: the low st bits of s are lost)
+```
+
+The input node sends, at the first step of frame ``f``, ``I0_f - I0_{f-1}`` (the change
+of the host-computed input current) and zeros otherwise; the first neuron layer receives
+it in the same step (delay 0). Synaptic edges have delay ``d >= 1`` (Lava's synapses send
+the previous step's result). Everything is computed in int64 and checked to stay inside
+int32, where Lava's CPU models would wrap; the 24-bit headroom of the chip is reported
+per node (``stats``).
+
+Numpy only; batches ``(B, C, H, W)`` of independent streams run together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lava_spikingunet.backends.lava.numpy_ops import Conv2d, ConvTranspose2d, avgpool2d, shift
+from lava_spikingunet.graph.ir import (
+    AvgPoolEdge,
+    ConvEdge,
+    ConvTransposeEdge,
+    NeuronNode,
+    ReadoutNode,
+    SpikingGraph,
+)
+
+#: Lava's Conv fixed-point model clamps its output with ``signed_clamp(x, bits=24)``
+#: (a wrap to 24 signed bits); the project's Conv model keeps that rule.
+CONV_OUT_BITS = 24
+INT32 = 1 << 31
+
+
+def wrap_signed(x: np.ndarray, bits: int) -> np.ndarray:
+    """``lava.proc.conv.utils.signed_clamp``: ``(x + 2^(b-1)) mod 2^b - 2^(b-1)``."""
+    base = np.int64(1) << bits
+    half = base >> 1
+    return (x + half) % base - half
+
+
+@dataclass
+class SDNNNodeParams:
+    """Sigma-delta parameters of one node. ``vth`` in message units (the Lava Var is
+    ``vth << state_exp``); ``bias`` per channel in state units (the Lava Var)."""
+
+    state_exp: int
+    vth: int
+    bias: np.ndarray
+    relu: bool = True
+
+
+def sdnn_params(graph: SpikingGraph, vth: int | None = None) -> dict[str, SDNNNodeParams]:
+    """The per-node sigma-delta parameters of an ``sdnn`` graph (``meta.extra["sdnn"]``);
+    ``vth`` overrides every neuron's threshold (the readout keeps 0)."""
+    info = graph.meta.extra.get("sdnn")
+    if not info:
+        raise ValueError("graph is not in the sdnn form (meta.extra['sdnn'] is missing)")
+    out: dict[str, SDNNNodeParams] = {}
+    fed = {d for _, d, e in graph.edges() if getattr(e, "static", False)}
+    for n in graph.order():
+        op = graph.node(n)
+        if isinstance(op, NeuronNode):
+            node_info = info["nodes"][n]
+            bias = np.zeros(op.shape[0], np.int64) if n in fed else op.bias_int
+            v = int(node_info["vth"]) if vth is None else int(vth)
+            out[n] = SDNNNodeParams(int(node_info["state_exp"]), v, np.asarray(bias), True)
+        elif isinstance(op, ReadoutNode):
+            out[n] = SDNNNodeParams(0, 0, np.asarray(op.bias_int), False)
+    return out
+
+
+class EdgeOp:
+    """The integer current of one synaptic edge for a message tensor ``(B, C, H, W)``."""
+
+    def __init__(self, edge: Any) -> None:
+        self.edge = edge
+        self.delay = int(edge.delay)
+        if self.delay < 1:
+            raise ValueError("synaptic edges of the sdnn form need a delay >= 1")
+        m = np.asarray(edge.mant, dtype=np.int64)
+        if isinstance(edge, ConvEdge):
+            self._op = Conv2d(m, edge.stride, edge.padding)
+            self.wrap = CONV_OUT_BITS
+        elif isinstance(edge, AvgPoolEdge):
+            k, w = edge.kernel, int(m)
+            self._op = lambda x: avgpool2d(x, w, k)
+            self.wrap = CONV_OUT_BITS  # built as a grouped Conv
+        elif isinstance(edge, ConvTransposeEdge):
+            self._op = ConvTranspose2d(m, edge.stride, edge.padding, edge.output_padding)
+            self.wrap = 0  # Lava's Sparse model: int32, no clamp
+        else:
+            raise TypeError(f"unknown edge type {type(edge).__name__}")
+
+    def __call__(self, msg: np.ndarray) -> np.ndarray:
+        y = shift(self._op(msg), int(self.edge.exp))
+        if self.wrap:
+            y = wrap_signed(y, self.wrap)
+        _check_int32(y, "synaptic current")
+        return y
+
+
+def _check_int32(x: np.ndarray, what: str) -> None:
+    if x.size and (int(x.max()) >= INT32 or int(x.min()) < -INT32):
+        raise OverflowError(f"{what} leaves int32: Lava's CPU models would wrap")
+
+
+@dataclass
+class NodeStats:
+    """Headroom and activity of one node over a run (integer units).
+
+    ``max_abs_sigma``/``max_abs_act``: state magnitudes (the chip holds 24 bits);
+    ``max_abs_msg``: largest graded payload; ``messages``: non-zero messages sent.
+    """
+
+    max_abs_sigma: int = 0
+    max_abs_act: int = 0
+    max_abs_msg: int = 0
+    messages: int = 0
+
+
+@dataclass
+class SDNNResult:
+    """Output of :func:`simulate_sdnn`.
+
+    ``readout``: the readout's ``act`` (``sigma + bias``) at the last step of every
+    frame, int64 ``(F, B, C, H, W)``; ``y = readout / scale``. With ``record``:
+    ``messages[n]`` int32 ``(steps, B, C, H, W)`` for every neuron and
+    ``readout_steps`` ``(steps, B, C, H, W)`` (the readout's ``act`` per step).
+    ``synops[t]``: synaptic events of step ``t`` (messages x structural fan-out,
+    summed over the batch), ``msg_count[t]``: non-zero neuron messages of step ``t``.
+    """
+
+    readout: np.ndarray
+    y: np.ndarray
+    steps: int
+    hold: int
+    synops: np.ndarray
+    msg_count: np.ndarray
+    stats: dict[str, NodeStats]
+    messages: dict[str, np.ndarray] = field(default_factory=dict)
+    readout_steps: np.ndarray | None = None
+
+
+def input_schedule(frames: np.ndarray, hold: int) -> list[np.ndarray | None]:
+    """Per-step a_in of the first neuron layer: ``I0_f - I0_{f-1}`` at the first step of
+    frame ``f`` (``I0_{-1} = 0``), nothing (``None``) otherwise. ``frames``: ``(F, B, C,
+    H, W)`` int. This is what the input source process sends."""
+    sched: list[np.ndarray | None] = []
+    prev = np.zeros_like(frames[0])
+    for f in range(frames.shape[0]):
+        d = frames[f] - prev
+        prev = frames[f]
+        sched.append(d if np.any(d) else None)
+        sched.extend([None] * (hold - 1))
+    return sched
+
+
+def simulate_sdnn(
+    graph: SpikingGraph,
+    current: np.ndarray,
+    hold: int | None = None,
+    *,
+    vth: int | None = None,
+    record: bool = False,
+    count_synops: bool = True,
+) -> SDNNResult:
+    """Run an ``sdnn`` graph on the input currents ``current``.
+
+    ``current``: int ``(B, C, H, W)`` (one static frame) or ``(F, B, C, H, W)`` (F frames
+    back to back, each held ``hold`` steps; default ``meta.extra["sdnn"]["steps"]``, the
+    pipeline depth + 1 at which a static frame has settled).
+    """
+    cur = np.asarray(current)
+    if cur.ndim == 4:
+        cur = cur[None]
+    if cur.ndim != 5 or not np.issubdtype(cur.dtype, np.integer):
+        raise ValueError(f"current must be int (B,C,H,W) or (F,B,C,H,W), got {cur.shape}")
+    cur = cur.astype(np.int64)
+    _check_int32(cur, "input current")
+    params = sdnn_params(graph, vth)
+    hold = int(hold if hold is not None else graph.meta.extra["sdnn"]["steps"])
+    if hold < 1:
+        raise ValueError("hold must be >= 1")
+    n_frames, batch = cur.shape[:2]
+    steps = n_frames * hold
+    sched = input_schedule(cur, hold)
+    order = [n for n in graph.order() if n != graph.input_name]
+    ins = {n: graph.in_edges(n) for n in order}
+    static = {n for n in order for s, e in ins[n] if getattr(e, "static", False)}
+    ops = {(s, n): EdgeOp(e) for n in order for s, e in ins[n] if not getattr(e, "static", False)}
+    max_d = max((op.delay for op in ops.values()), default=1)
+
+    fan: dict[str, int] = {}
+    if count_synops:
+        from lava_spikingunet.profiling.synops import fanout_map
+
+        for (s, _), op in ops.items():
+            fm = fanout_map(op.edge, graph.node(s).shape).numpy()
+            fan[s] = fan.get(s, 0) + fm  # type: ignore[assignment]
+
+    state = {}
+    for n in order:
+        shape = (batch, *graph.node(n).shape)
+        z = np.zeros(shape, np.int64)
+        state[n] = {"sigma": z.copy(), "act": z.copy(), "res": z.copy()}
+    bias = {n: params[n].bias.reshape(1, -1, 1, 1).astype(np.int64) for n in order}
+    # message history: last max_d steps per neuron (None = all zero)
+    hist: dict[str, list[np.ndarray | None]] = {n: [None] * max_d for n in order}
+    stats = {n: NodeStats() for n in order}
+    messages = {n: [] for n in order if isinstance(graph.node(n), NeuronNode)} if record else {}
+    ro_name = graph.readout_name
+    ro_steps: list[np.ndarray] = []
+    ro_frames: list[np.ndarray] = []
+    synops = np.zeros(steps, np.int64)
+    msg_count = np.zeros(steps, np.int64)
+
+    for t in range(steps):
+        new_msgs: dict[str, np.ndarray | None] = {}
+        for n in order:
+            st = state[n]
+            p = params[n]
+            a_in = np.zeros_like(st["sigma"])
+            if n in static and sched[t] is not None:
+                a_in += sched[t]
+            for s, _ in ins[n]:
+                op = ops.get((s, n))
+                if op is None:
+                    continue
+                m = hist[s][op.delay - 1]
+                if m is not None:
+                    a_in += op(m)
+            _check_int32(a_in, f"{n}: a_in")
+            st["sigma"] += a_in
+            _check_int32(st["sigma"], f"{n}: sigma")
+            act = st["sigma"] + bias[n]
+            if p.relu:
+                act = np.maximum(act, 0)
+            delta = act - st["act"] + st["res"]
+            _check_int32(delta, f"{n}: delta")
+            s_out = np.where(np.abs(delta) >= (p.vth << p.state_exp), delta, 0)
+            st["res"] = delta - s_out
+            st["act"] = act
+            msg = np.right_shift(s_out, p.state_exp)
+            ns = stats[n]
+            ns.max_abs_sigma = max(ns.max_abs_sigma, int(np.abs(st["sigma"]).max(initial=0)))
+            ns.max_abs_act = max(ns.max_abs_act, int(np.abs(act).max(initial=0)))
+            if n == ro_name:
+                if record:
+                    ro_steps.append(act.copy())
+                if (t + 1) % hold == 0:
+                    ro_frames.append(act.copy())
+                continue
+            nz = msg != 0
+            cnt = int(nz.sum())
+            ns.messages += cnt
+            msg_count[t] += cnt
+            if cnt:
+                ns.max_abs_msg = max(ns.max_abs_msg, int(np.abs(msg).max()))
+                if count_synops and n in fan:
+                    synops[t] += int((nz * fan[n][None]).sum())
+            new_msgs[n] = msg if cnt else None
+            if record:
+                messages[n].append(msg.astype(np.int32))
+        for n, m in new_msgs.items():
+            hist[n] = [m] + hist[n][:-1]
+
+    ro = graph.node(ro_name)
+    readout = np.stack(ro_frames)
+    return SDNNResult(
+        readout=readout,
+        y=readout / float(ro.scale),
+        steps=steps,
+        hold=hold,
+        synops=synops,
+        msg_count=msg_count,
+        stats=stats,
+        messages={n: np.stack(v) for n, v in messages.items()},
+        readout_steps=np.stack(ro_steps) if record else None,
+    )

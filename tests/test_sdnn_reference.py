@@ -1,0 +1,78 @@
+"""The sdnn form's integer reference (docs/semantics.md section 6): conversion, settling,
+frames back to back, and closeness to the U-Net."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from _sdnn_cases import random_sdnn
+
+from lava_spikingunet.backends.sdnn.convert import longest_path, settle_steps
+from lava_spikingunet.reference.sigma_delta import input_schedule, simulate_sdnn, wrap_signed
+
+
+def test_wrap_signed_is_lavas_signed_clamp():
+    from lava.proc.conv.utils import signed_clamp
+
+    x = np.array([-(1 << 25), -(1 << 23) - 1, -(1 << 23), 0, (1 << 23) - 1, 1 << 23, 12345678])
+    np.testing.assert_array_equal(wrap_signed(x, 24), signed_clamp(x, bits=24))
+
+
+def test_input_schedule_sends_changes_once_per_frame():
+    f = np.arange(3 * 2).reshape(3, 1, 1, 1, 2) + 1
+    f[1] = f[0]
+    sched = input_schedule(f, hold=2)
+    assert len(sched) == 6
+    np.testing.assert_array_equal(sched[0], f[0])
+    assert sched[1] is None and sched[2] is None and sched[3] is None
+    np.testing.assert_array_equal(sched[4], f[2] - f[1])
+
+
+def test_conversion_metadata():
+    _, g, _, _ = random_sdnn(0, depth=2)
+    info = g.meta.extra["sdnn"]
+    assert info["steps"] == settle_steps(g) == longest_path(g)[g.readout_name] + 1 == 15
+    assert set(info["nodes"]) == set(g.neurons())
+    for n in g.neurons():
+        assert info["nodes"][n]["state_exp"] >= 0
+    for s, _, e in g.edges():
+        assert e.delay == (0 if s == g.input_name else 1)
+        if s != g.input_name:
+            assert np.abs(e.mant).max() <= 127 and -7 <= e.exp <= 7
+
+
+@pytest.mark.parametrize("vth", [0, 2])
+def test_static_frame_settles_after_the_longest_path(vth):
+    _, g, _, cur = random_sdnn(1, depth=2, vth=vth)
+    steps = g.meta.extra["sdnn"]["steps"]
+    long = simulate_sdnn(g, cur, hold=3 * steps, record=True)
+    short = simulate_sdnn(g, cur, hold=steps)
+    np.testing.assert_array_equal(long.readout, short.readout)
+    np.testing.assert_array_equal(long.readout_steps[steps - 1], long.readout_steps[-1])
+    assert long.msg_count[steps - 1 :].sum() == 0
+    for n, msgs in long.messages.items():
+        assert not msgs[longest_path(g)[n] + 1 :].any(), n
+
+
+def test_repeated_frame_costs_nothing_and_changes_cost_little():
+    _, g, _, cur = random_sdnn(2, depth=1, frames=2)
+    stream = np.stack([cur[0], cur[0], cur[1]])
+    r = simulate_sdnn(g, stream)
+    hold = r.hold
+    assert r.synops[hold : 2 * hold].sum() == 0
+    np.testing.assert_array_equal(r.readout[0], r.readout[1])
+    alone = simulate_sdnn(g, cur[1])
+    # the third frame lands close to the frame run alone (floor drift of the messages)
+    scale = np.abs(alone.readout).max()
+    assert np.abs(r.readout[2] - alone.readout[0]).max() <= 0.02 * scale
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_close_to_the_unet(seed):
+    unet, g, x, cur = random_sdnn(seed, depth=2, width=4, chans=(3, 2), batch=2)
+    r = simulate_sdnn(g, cur[0])
+    with torch.no_grad():
+        ann = unet(x[0]).numpy()
+    err = np.abs(r.y[0] - ann).max()
+    assert err <= 0.03 * np.abs(ann).max(), err
