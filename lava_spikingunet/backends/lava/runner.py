@@ -1,44 +1,335 @@
 """Run a Lava network and always release it: :func:`lava_session`.
 
-Lava's ``stop()`` blocks forever once a worker process has died with an exception (it
-waits for a TERMINATED reply that never comes). :func:`lava_session` calls ``stop()`` in a
-watchdog thread and, if it does not return in time, terminates the worker processes that
-were started during the session (by pid, nothing else).
+Lava runs every process model in a forked worker (one OS process each) and the main
+process waits on shared-memory channels. Three things go wrong without help:
+
+- a worker that dies (SIGKILL, the out-of-memory killer) or raises leaves the main
+  process waiting forever, in ``run()`` or in ``stop()``;
+- Ctrl-C reaches every worker of the process group (one traceback each), and a killed
+  main process leaves its workers, their ``/dev/shm`` segments and ``pymp-*`` folder;
+- a long ``TMPDIR`` makes the shared-memory manager's AF_UNIX socket path too long.
+
+:func:`lava_session` therefore (1) makes every process forked during the session ignore
+SIGINT and die with its parent (``PR_SET_PDEATHSIG``), (2) watches the workers from a
+thread and, when one exits before the run is over, interrupts the main thread with a
+:class:`~lava_spikingunet.errors.LavaRunError` naming the worker and its exception,
+(3) on any failure or interrupt kills the session's workers (by pid, nothing else),
+unlinks its shared-memory segments and marks the runtime stopped, and (4) keeps the
+multiprocessing socket folder under a short path. A clean run is stopped with
+``stop()`` under a timeout.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import multiprocessing.process
+import multiprocessing.util
+import os
+import shutil
+import signal
+import sys
+import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["lava_session", "stop_with_timeout"]
+from lava_spikingunet.errors import LavaRunError, Terminated, UserError
+
+__all__ = ["lava_session", "stop_with_timeout", "kill_processes", "socket_dir"]
+
+#: AF_UNIX socket paths are limited to 108 bytes; a manager socket adds
+#: ``/pymp-XXXXXXXX/listener-XXXXXXXX`` (about 33) to the folder.
+_MAX_SOCKET_BASE = 70
+_PR_SET_PDEATHSIG = 1
+
+#: True in the parent while a session is open: the after-fork hook reads the copy a
+#: forked child inherits, so only Lava's processes (not, e.g., DataLoader workers) change.
+_IN_SESSION = False
+_SESSION_PARENT = 0
+
+
+def _set_pdeathsig(sig: int) -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def _after_fork(_obj) -> None:
+    """Runs in every multiprocessing child right after fork."""
+    if not _IN_SESSION or not sys.platform.startswith("linux"):
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for sig in (signal.SIGUSR1,):
+        signal.signal(sig, signal.SIG_DFL)
+    _set_pdeathsig(signal.SIGKILL)
+    if os.getppid() != _SESSION_PARENT:  # the parent died before prctl
+        os._exit(1)
+
+
+class _Hook:
+    """Owner object for multiprocessing's after-fork registry (weakly referenced)."""
+
+
+_HOOK = _Hook()
+multiprocessing.util.register_after_fork(_HOOK, _after_fork)
+
+
+def socket_dir() -> str:
+    """Make sure multiprocessing's socket folder has a short path; return it.
+
+    Python puts the manager's AF_UNIX socket in ``$TMPDIR/pymp-*``; above about 108
+    bytes every Lava run fails with ``EOFError``. A long ``TMPDIR`` gets a folder under
+    ``/tmp`` (or ``/dev/shm``) instead; none writable gives a named error.
+    """
+    config = multiprocessing.process.current_process()._config
+    current = config.get("tempdir")
+    if current and len(current) <= _MAX_SOCKET_BASE + 14 and os.path.isdir(current):
+        return current
+    if current is None and len(tempfile.gettempdir()) <= _MAX_SOCKET_BASE:
+        return multiprocessing.util.get_temp_dir()
+    for base in ("/tmp", "/dev/shm", "/var/tmp"):
+        if len(base) <= _MAX_SOCKET_BASE and os.access(base, os.W_OK | os.X_OK):
+            folder = tempfile.mkdtemp(prefix="pymp-", dir=base)
+            config["tempdir"] = folder
+            multiprocessing.util.Finalize(
+                None, shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True},
+                exitpriority=-100,
+            )  # fmt: skip
+            return folder
+    raise UserError(
+        f"TMPDIR {tempfile.gettempdir()} is too long for a Unix socket path (Lava's "
+        f"shared-memory manager needs one); set TMPDIR to a path of at most "
+        f"{_MAX_SOCKET_BASE} characters"
+    )
+
+
+def _join(proc, timeout: float) -> None:
+    # Lava's SystemProcess.join() takes no timeout: call the base class's.
+    try:
+        multiprocessing.Process.join(proc, timeout)
+    except (AssertionError, ValueError):  # not our child / already closed
+        pass
+
+
+def kill_processes(procs) -> None:
+    """SIGKILL ``procs`` (multiprocessing.Process objects) and reap them."""
+    for p in procs:
+        try:
+            if p.exitcode is None:
+                p.kill()
+        except (ValueError, AttributeError, OSError):
+            pass
+    for p in procs:
+        _join(p, 5.0)
+
+
+def _runtime(proc):
+    return getattr(proc, "_runtime", None)
+
+
+def _release_runtime(proc) -> None:
+    """After the workers are killed: unlink the run's shared memory and make sure that
+    nothing (``Runtime.__del__``, exit handlers) waits for a stop reply again."""
+    rt = _runtime(proc)
+    if rt is None:
+        return
+    infra = getattr(rt, "_messaging_infrastructure", None)
+    smm = getattr(infra, "smm", None) if infra is not None else None
+    for handle in list(getattr(smm, "_shared_memory_handles", []) or []):
+        for step in (handle.close, handle.unlink):
+            try:
+                step()
+            except (OSError, BufferError, ValueError):
+                pass
+    if smm is not None:
+        smm._shared_memory_handles.clear()
+        manager = getattr(smm, "_manager", None)
+        if manager is not None:
+            try:
+                manager.shutdown()  # the server is dead: only marks it shut down
+            except Exception:  # noqa: BLE001 - best effort on a dead manager
+                pass
+            smm._manager = None
+    rt._is_started = False
+    rt._is_running = False
+    if infra is not None:
+        infra._actors = []
+    wd = getattr(rt, "_watchdog_manager", None)
+    if wd is not None:
+        try:
+            wd.stop()
+        except Exception:  # noqa: BLE001 - best effort on a dead manager
+            pass
+
+
+class _WorkerDied(BaseException):
+    """Raised in the main thread by the watchdog's signal (then turned into LavaRunError)."""
+
+
+class _Watchdog(threading.Thread):
+    """Polls the session's child processes; one that exits before the run ends is fatal."""
+
+    def __init__(self, known: set[int], poll: float) -> None:
+        super().__init__(name="lava-watchdog", daemon=True)
+        self.known = known
+        self.poll = poll
+        self.children: dict[int, multiprocessing.Process] = {}
+        self.lock = threading.Lock()
+        self.armed = True
+        self.message: str | None = None
+        self._stop_event = threading.Event()
+
+    def collect(self) -> None:
+        for p in multiprocessing.active_children():
+            if p.pid not in self.known:
+                self.children.setdefault(p.pid, p)
+
+    def dead(self) -> str | None:
+        for p in self.children.values():
+            code = p.exitcode
+            if code is None:
+                continue
+            what = f"exit status {code}" if code >= 0 else f"killed by signal {-code}"
+            detail = ""
+            exc = None
+            try:
+                exc = p.exception if hasattr(p, "_pconn") else None
+            except (OSError, EOFError, ValueError):
+                exc = None
+            if exc:
+                err = exc[0] if isinstance(exc, tuple) else exc
+                detail = f": {type(err).__name__}: {err}"
+            return (
+                f"a Lava worker process (pid {p.pid}, {p.name}) ended during the run "
+                f"({what}){detail}"
+            )
+        return None
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.poll):
+            self.collect()
+            message = self.dead()
+            if message is None:
+                continue
+            with self.lock:
+                if not self.armed:
+                    return
+                self.message = message
+                kill_processes(self.children.values())
+                if threading.main_thread().is_alive():
+                    signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
+            return
+
+    def disarm(self) -> None:
+        with self.lock:
+            self.armed = False
+        self._stop_event.set()
 
 
 def stop_with_timeout(proc, timeout: float = 30.0, known_pids: set[int] | None = None) -> bool:
-    """``proc.stop()``; returns False (after terminating new children) if it hangs."""
+    """``proc.stop()``; returns False (after killing new children) if it does not return."""
     thread = threading.Thread(target=proc.stop, name="lava-stop", daemon=True)
     thread.start()
-    thread.join(timeout)
+    thread.join(max(float(timeout), 0.0))
     if not thread.is_alive():
         return True
     known = known_pids or set()
-    for child in multiprocessing.active_children():
-        if child.pid not in known:
-            child.terminate()
-            child.join(5.0)
+    kill_processes([p for p in multiprocessing.active_children() if p.pid not in known])
+    _release_runtime(proc)
     return False
 
 
 @contextmanager
-def lava_session(proc, timeout: float = 30.0) -> Iterator[object]:
-    """``with lava_session(net): net.run(...); net.v.get()`` then a guaranteed stop."""
+def lava_session(proc, timeout: float = 30.0, poll: float = 0.25) -> Iterator[object]:
+    """``with lava_session(net): net.run(...); net.v.get()`` then a guaranteed release.
+
+    A worker that ends during the block raises :class:`LavaRunError` within about
+    ``poll`` seconds (from the main thread's wait); any exception or Ctrl-C in the
+    block kills the workers instead of asking them to stop; a clean block is stopped
+    with ``stop()``, given ``timeout`` seconds.
+    """
+    global _IN_SESSION, _SESSION_PARENT
+
+    socket_dir()
     before = {p.pid for p in multiprocessing.active_children()}
-    try:
-        yield proc
-    finally:
-        if not stop_with_timeout(proc, timeout, before):
-            raise RuntimeError(
-                f"Lava stop() did not return within {timeout:.0f} s; its workers were terminated"
+    watchdog = _Watchdog(before, poll)
+    in_main = threading.current_thread() is threading.main_thread()
+
+    def _on_usr1(signum, frame):
+        if watchdog.armed:
+            raise _WorkerDied()
+
+    interrupted: list[int] = []
+
+    def _on_stop_signal(signum, frame):
+        # The first Ctrl-C / SIGTERM raises; more while tearing down are only counted.
+        interrupted.append(signum)
+        if len(interrupted) == 1:
+            raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    old_handlers = {}
+    if in_main:
+        old_handlers = {
+            sig: signal.signal(sig, handler)
+            for sig, handler in (
+                (signal.SIGUSR1, _on_usr1),
+                (signal.SIGINT, _on_stop_signal),
+                (signal.SIGTERM, _on_stop_signal),
             )
+        }
+
+    def _restore() -> None:
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+    _IN_SESSION, _SESSION_PARENT = True, os.getpid()
+    watchdog.start()
+    try:
+        try:
+            yield proc
+        finally:
+            watchdog.disarm()
+            _IN_SESSION = False
+    except BaseException as exc:
+        watchdog.collect()
+        kill_processes(
+            list(watchdog.children.values())
+            + [p for p in multiprocessing.active_children() if p.pid not in before]
+        )
+        _release_runtime(proc)
+        _restore()
+        if interrupted and not isinstance(exc, KeyboardInterrupt):
+            raise (
+                Terminated() if interrupted[0] == signal.SIGTERM else KeyboardInterrupt()
+            ) from None
+        if watchdog.message is not None and not isinstance(exc, KeyboardInterrupt):
+            raise LavaRunError(watchdog.message + "; its other workers were stopped") from None
+        raise
+    try:
+        if interrupted:  # a signal that arrived as the block ended: the results do not count
+            kill_processes(list(watchdog.children.values()))
+            _release_runtime(proc)
+            raise Terminated() if interrupted[0] == signal.SIGTERM else KeyboardInterrupt()
+        if watchdog.message is not None:  # died right as the block ended
+            kill_processes(list(watchdog.children.values()))
+            _release_runtime(proc)
+            raise LavaRunError(watchdog.message + "; its other workers were stopped")
+        t0 = time.monotonic()
+        try:
+            stopped = stop_with_timeout(proc, timeout, before)
+        except BaseException:  # Ctrl-C while stopping
+            kill_processes([p for p in multiprocessing.active_children() if p.pid not in before])
+            _release_runtime(proc)
+            raise
+        if not stopped:
+            raise LavaRunError(
+                f"Lava's stop() did not return within {time.monotonic() - t0:.0f} s; its "
+                "worker processes were killed"
+            )
+    finally:
+        _restore()
