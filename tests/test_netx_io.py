@@ -145,7 +145,7 @@ def copy(good, tmp_path) -> Path:
 
 
 @pytest.mark.parametrize("depth", [1, 2])
-@pytest.mark.parametrize("form", ["graded", "cascade"])
+@pytest.mark.parametrize("form", ["graded", "cascade", "virtual"])
 def test_round_trip_exact(tmp_path, depth, form):
     graph = make_graph(depth, form, seed=depth)
     a, b = tmp_path / "a.h5", tmp_path / "b.h5"

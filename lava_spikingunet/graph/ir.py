@@ -19,6 +19,16 @@ from typing import Literal
 import networkx as nx
 import numpy as np
 
+# Neuron forms (GraphMeta.neuron_form): defined and validated in one light module,
+# re-exported here for the graph's users.
+from lava_spikingunet.neuron_forms import (  # noqa: F401
+    FORM_GROUPS,
+    NEURON_FORMS,
+    NeuronForm,
+    check_neuron_form,
+    resolve_forms,
+)
+
 Shape = tuple[int, int, int]  # (C, H, W)
 
 
@@ -257,7 +267,7 @@ class GraphMeta:
     timesteps: int = 10
     input_node: str = "input"
     readout_node: str = "head"
-    neuron_form: Literal["graded", "cascade"] = "graded"
+    neuron_form: NeuronForm = "graded"
     extra: dict = field(default_factory=dict)
 
 

@@ -344,7 +344,7 @@ def export_netx(
 ) -> Path:
     """Write the quantized ``graph`` to ``path`` as a netx HDF5 file, atomically.
 
-    ``neuron_form`` ('graded' or 'cascade') defaults to ``graph.meta.neuron_form``;
+    ``neuron_form`` ('graded', 'cascade' or 'virtual') defaults to ``graph.meta.neuron_form``;
     ``profile`` (a ``HardwareProfile`` or a profile name) defaults to
     ``graph.meta.extra['hw_profile']``; ``extra_meta`` is JSON data stored as is.
     ``include_float`` also stores every float weight and bias (``float/`` subgroups) so

@@ -18,6 +18,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from lava_spikingunet.graph.ir import NEURON_FORMS  # noqa: F401  (the stored form's values)
+
 #: Value of the ``spikingunet`` group's ``format`` attribute.
 FORMAT = "lava-spikingunet/netx"
 #: Bumped on any change a version-1 loader could misread.
@@ -45,7 +47,6 @@ MT = "MT"  # multi-threshold neuron, docs/semantics.md section 1
 READOUT = "READOUT"  # non-spiking, saturating output accumulator
 NEURON_TYPES = (MT, READOUT)
 
-NEURON_FORMS = ("graded", "cascade")
 RESETS = ("subtract", "zero")
 #: ``zero``: every delay 0; ``native``: Lava's (1 per synapse, 0 static); ``balanced``:
 #: every node's inputs arrive together; ``custom``: anything else.
