@@ -5,8 +5,9 @@ One process per graph node and per synaptic edge (docs/lava_backend.md):
 - the static input edge becomes a :class:`StaticInputEncoder` driving the first neuron's
   ``a_in`` directly (delay 0), fed the same integer current as the reference, for the
   first ``T`` steps of a frame;
-- each neuron node an :class:`MTNeuron` (graded form) or an :class:`MTCascadeNeuron`
-  (binary cascade of N threshold stages) adding its bias in its window
+- each neuron node an :class:`MTNeuron` (graded form), an :class:`MTCascadeNeuron`
+  (binary cascade of N threshold stages) or an :class:`MTVirtualNeuron` (``2^N - 1``
+  binary virtual sub-steps per step, thermometer-coded) adding its bias in its window
   ``[start, start + T)``;
 - each other edge a synapse process (conv, avg-pool, transposed conv) with the edge's
   mantissa, exponent and delay; a concat is two synapses into one ``a_in``;
@@ -24,22 +25,23 @@ import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
 import lava_spikingunet  # noqa: F401  (Lava compat hook before any lava import)
 from lava_spikingunet.graph.ir import (
+    NEURON_FORMS,
     AvgPoolEdge,
     ConvEdge,
     ConvTransposeEdge,
+    NeuronForm,
     NeuronNode,
     SpikingGraph,
+    check_neuron_form,
 )
 from lava_spikingunet.graph.timing import frame_steps, start_steps
 
-NeuronForm = Literal["graded", "cascade"]
-NEURON_FORMS: tuple[str, ...] = ("graded", "cascade")
+__all__ = ["NEURON_FORMS", "LavaResult", "NeuronForm", "build", "run_lava"]
 
 
 @dataclass
@@ -48,8 +50,9 @@ class LavaResult:
 
     ``acc``: readout accumulator per frame ``(F, C, H, W)`` int64; ``spikes[n]``: uint8
     spike counts ``k`` of node ``n`` at every step ``(F * frame_len, C, H, W)`` (for the
-    cascade form recombined from the stages' bits); ``stage_spikes[n]``: the cascade's
-    binary spikes ``(N, steps, C, H, W)``.
+    cascade form recombined from the stages' bits; the virtual form's neurons record ``k``,
+    the number of sub-steps they fired on); ``stage_spikes[n]``: the cascade's binary
+    spikes ``(N, steps, C, H, W)``.
     """
 
     acc: np.ndarray
@@ -94,8 +97,7 @@ def build(
     from lava_spikingunet.backends.lava import io as lio
     from lava_spikingunet.backends.lava import neurons, synapses
 
-    if form not in NEURON_FORMS:
-        raise ValueError(f"neuron form must be one of {NEURON_FORMS}, got {form!r}")
+    check_neuron_form(form)
     if not graph.is_quantized:
         raise ValueError("the Lava backend runs quantized graphs only (run quantize first)")
     graph.validate()
@@ -133,13 +135,17 @@ def build(
         path = None
         if name in record:
             path = probe_file(name)
-            if form == "graded":
+            if form != "cascade":  # graded and virtual neurons record k
                 probe(path, np.uint8, node.shape, total)
             else:
                 for i in range(node.n_thresholds):
                     probe(neurons.stage_probe_path(path, i), np.uint8, node.shape, total)
             probes[name] = path
-        cls = neurons.MTNeuron if form == "graded" else neurons.MTCascadeNeuron
+        cls = {
+            "graded": neurons.MTNeuron,
+            "cascade": neurons.MTCascadeNeuron,
+            "virtual": neurons.MTVirtualNeuron,
+        }[form]
         procs[name] = cls(
             shape=node.shape,
             theta_unit_int=node.theta_unit_int,
@@ -192,6 +198,7 @@ def build(
             weight_exp=int(e.exp),
             delay=int(e.delay),
             n_stage_inputs=n_thr[src] if form == "cascade" else 0,
+            virtual_substeps=neurons.virtual_substeps(n_thr[src]) if form == "virtual" else 0,
             frame_len=frame_len,
             name=f"{src}->{dst}",
         )
@@ -262,7 +269,7 @@ def run_lava(
         stages: dict[str, np.ndarray] = {}
         for n in names:
             shape = (total, *graph.node(n).shape)
-            if form == "graded":
+            if form != "cascade":
                 spikes[n] = np.array(np.memmap(built.probes[n], np.uint8, "r", shape=shape))
             else:
                 nt = built.n_thresholds[n]

@@ -5,7 +5,8 @@ Processes (each with a ``fixed_pt`` model, bit-exact with docs/semantics.md, and
 
 - synapses: :class:`ConvSynapse`, :class:`AvgPoolSynapse`, :class:`ConvTransposeSynapse`
 - neurons: :class:`MTNeuron` (graded), :class:`MTCascadeNeuron` (hierarchical binary cascade
-  of :class:`MTIntegrator` + :class:`MTStage`)
+  of :class:`MTIntegrator` + :class:`MTStage`), :class:`MTVirtualNeuron` (binary spikes on
+  ``2^N - 1`` virtual sub-steps per step, thermometer-coded)
 - I/O: :class:`StaticInputEncoder`, :class:`Readout`
 
 See docs/lava_backend.md for ports, Vars and timing. Import :mod:`lava_spikingunet` first
@@ -20,6 +21,7 @@ from lava_spikingunet.backends.lava.neurons import (
     MTIntegrator,
     MTNeuron,
     MTStage,
+    MTVirtualNeuron,
 )
 from lava_spikingunet.backends.lava.synapses import (
     AbstractSynapse,
@@ -39,6 +41,7 @@ __all__ = [
     "MTIntegrator",
     "MTNeuron",
     "MTStage",
+    "MTVirtualNeuron",
     "Readout",
     "StaticInputEncoder",
     "connect_source",

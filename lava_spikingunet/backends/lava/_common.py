@@ -92,6 +92,26 @@ def check_common(delay: int | None = None, frame_len: int = 0) -> None:
         raise ValueError(f"frame_len must be >= 0, got {frame_len}")
 
 
+def thermometer(k: np.ndarray, substeps: int) -> np.ndarray:
+    """Virtual-form spikes of counts ``k``: bool ``(substeps, *k.shape)``, ``s[d] = [k > d]``.
+
+    A neuron with count ``k`` fires on the first ``k`` of the ``substeps`` binary virtual
+    sub-steps of a Lava step (docs/semantics.md section 5); ``k`` must be in
+    ``[0, substeps]``.
+    """
+    levels = np.arange(int(substeps), dtype=np.int32).reshape(-1, *([1] * np.ndim(k)))
+    return np.asarray(k)[None] > levels
+
+
+def substep_counts(s: np.ndarray) -> np.ndarray:
+    """Number of virtual sub-steps each source neuron spiked on, int32 ``s.shape[1:]``.
+
+    This is how often a virtual-form synapse adds that neuron's weight mantissas in one
+    Lava step (accumulate-only: one addition per binary spike).
+    """
+    return np.add.reduce(np.asarray(s), axis=0, dtype=np.int32)
+
+
 def write_probe(model, index: int, value: np.ndarray) -> None:
     """Write ``value`` at ``index`` of the model's probe file, if it has one.
 

@@ -1,6 +1,6 @@
-"""Multi-threshold (MT) neuron processes: fused graded form and binary cascade form.
+"""Multi-threshold (MT) neuron processes: graded, binary cascade and virtual-step forms.
 
-Both implement docs/semantics.md section 1 with ``>=`` firing and saturating state, per
+All three implement docs/semantics.md section 1 with ``>=`` firing and saturating state, per
 0-based frame step ``t`` (``_common.frame_step``):
 
     v <- clip(v + I(t) + [start <= t < start + steps] * bias, -2^(v_bits-1), 2^(v_bits-1) - 1)
@@ -11,6 +11,10 @@ Both implement docs/semantics.md section 1 with ``>=`` firing and saturating sta
   :class:`MTStage` processes; stage ``i`` (0-based) fires ``s_i = [r >= theta_unit << (N-1-i)]``
   on ``s_out_i`` and passes ``r - s_i * theta_i`` on. The stages' bits are the binary digits
   of ``k`` (most significant first), in the same step as the fused form.
+- :class:`MTVirtualNeuron` (one process, SpikeYOLO's spike-driven form) sends ``k`` as a
+  thermometer code on ``s_out_virtual``: a binary ``(D, C, H, W)`` tensor, ``D = 2^N - 1``
+  virtual sub-steps of the Lava step, where sub-step ``d`` carries ``s_d = [k > d]`` (the
+  neuron fires on the first ``k`` of them). Downstream synapses only accumulate.
 
 Deadlock freedom of the cascade: within one step the integrator waits for ``a_in`` and for
 the residual ``r_in``; stage ``i`` waits for stage ``i-1`` only. The last stage closes the
@@ -42,10 +46,24 @@ from lava_spikingunet.backends.lava._common import (
     probe_params,
     record_shape,
     sat_bounds,
+    thermometer,
     write_probe,
 )
 
-__all__ = ["MTCascadeNeuron", "MTIntegrator", "MTNeuron", "MTStage", "stage_probe_path"]
+__all__ = [
+    "MTCascadeNeuron",
+    "MTIntegrator",
+    "MTNeuron",
+    "MTStage",
+    "MTVirtualNeuron",
+    "stage_probe_path",
+    "virtual_substeps",
+]
+
+
+def virtual_substeps(n_thresholds: int) -> int:
+    """Virtual sub-steps per Lava step of the virtual form: ``D = 2^N - 1``."""
+    return (1 << int(n_thresholds)) - 1
 
 
 def _check_neuron(n_thresholds: int, theta_unit_int: int, start: int, v_bits: int) -> None:
@@ -127,6 +145,23 @@ class MTNeuron(_MTLayer):
     def __init__(self, **params) -> None:
         super().__init__(**params)
         self.s_out = OutPort(shape=self.shape)
+        self.spikes = Var(shape=record_shape(self.proc_params["record_steps"], self.shape), init=0)
+
+
+class MTVirtualNeuron(_MTLayer):
+    """MT neuron layer in SpikeYOLO's virtual-step form: binary spikes, thermometer-coded.
+
+    Same parameters and Vars as :class:`MTNeuron` (``spikes`` records the count ``k``).
+    Port ``s_out_virtual`` (OutPort, ``(D, *shape)`` bool, ``D = 2^N - 1``): at every Lava
+    step, ``s[d] = [k > d]`` for ``d = 0 .. D-1``, so a neuron with count ``k`` fires on
+    the first ``k`` virtual sub-steps. Connect it with :func:`connect_source` to a synapse
+    built with ``virtual_substeps = D``.
+    """
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        d = virtual_substeps(self.proc_params["n_thresholds"])
+        self.s_out_virtual = OutPort(shape=(d, *self.shape))
         self.spikes = Var(shape=record_shape(self.proc_params["record_steps"], self.shape), init=0)
 
 
@@ -259,10 +294,20 @@ class _MTNeuronModel(PyLoihiProcessModel):
         np.clip(k, 0, kmax, out=k)
         v -= k << sh if (theta == 1 << sh and not self.FLOAT) else k * theta
         k = k.astype(np.int32)
-        self.s_out.send(k)
+        self._send(k)
         if t < p["record_steps"]:
             self.spikes[t] = k
         write_probe(self, self.time_step - 1, k)
+
+    def _send(self, k: np.ndarray) -> None:
+        self.s_out.send(k)
+
+
+class _MTVirtualNeuronModel(_MTNeuronModel):
+    """The fused neuron's update; ``k`` leaves as ``D`` thermometer-coded binary maps."""
+
+    def _send(self, k: np.ndarray) -> None:
+        self.s_out_virtual.send(thermometer(k, virtual_substeps(self.proc_params["n_thresholds"])))
 
 
 @implements(proc=MTNeuron, protocol=LoihiProtocol)
@@ -286,6 +331,33 @@ class PyMTNeuronModelFloat(_MTNeuronModel):
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=MAX_STAGES)
+    v: np.ndarray = LavaPyType(np.ndarray, float)
+    bias: np.ndarray = LavaPyType(np.ndarray, float)
+    spikes: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=MAX_STAGES)
+    FLOAT = True
+
+
+@implements(proc=MTVirtualNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyMTVirtualNeuronModelFixed(_MTVirtualNeuronModel):
+    """Fixed point, as :class:`PyMTNeuronModelFixed`; binary ``(D, *shape)`` output."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=64)
+    s_out_virtual: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    v: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    spikes: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=MAX_STAGES)
+
+
+@implements(proc=MTVirtualNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyMTVirtualNeuronModelFloat(_MTVirtualNeuronModel):
+    """Float membrane, as :class:`PyMTNeuronModelFloat`; binary ``(D, *shape)`` output."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out_virtual: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
     v: np.ndarray = LavaPyType(np.ndarray, float)
     bias: np.ndarray = LavaPyType(np.ndarray, float)
     spikes: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=MAX_STAGES)

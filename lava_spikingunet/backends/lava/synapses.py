@@ -7,6 +7,11 @@ Every synapse process has the same interface:
   neuron (:class:`MTCascadeNeuron`); port ``i`` is weighted by ``2^(n_stage_inputs-1-i)``
   (a shift), so ``k = sum_i s_i << (n_stage_inputs - 1 - i)``. Connecting a port
   ``i >= n_stage_inputs`` is an error. Unconnected ports cost nothing.
+- ``s_in_virtual`` (InPort, ``(D, *in_shape)`` bool, ``D = virtual_substeps``): the binary
+  virtual sub-steps of a virtual-form source (:class:`MTVirtualNeuron`). The synapse only
+  accumulates: every binary spike adds its weight mantissas once (no multiply, no stage
+  shift), and the ``D`` sub-steps of a Lava step sum into that step's current
+  (docs/semantics.md section 5).
 - ``a_out`` (OutPort, ``out_shape``, int64): the current ``shift(W (*) k, weight_exp)``.
 - Vars: ``weight`` (the integer mantissa), ``a_buf`` (``out_shape``: the result to send
   next step), ``k_buf`` (``(delay - 1, *in_shape)`` int32: the inputs still waiting; a
@@ -42,6 +47,7 @@ from lava_spikingunet.backends.lava._common import (
     check_common,
     frame_step,
     int_array,
+    substep_counts,
 )
 from lava_spikingunet.backends.lava.numpy_ops import (
     Conv2d,
@@ -52,6 +58,7 @@ from lava_spikingunet.backends.lava.numpy_ops import (
 )
 
 __all__ = [
+    "MAX_VIRTUAL_SUBSTEPS",
     "AbstractSynapse",
     "AvgPoolSynapse",
     "ConvSynapse",
@@ -60,6 +67,9 @@ __all__ = [
     "connect_source",
 ]
 
+
+#: Largest ``virtual_substeps`` a synapse accepts (``2^N - 1`` for ``N = MAX_STAGES``).
+MAX_VIRTUAL_SUBSTEPS = (1 << MAX_STAGES) - 1
 
 # ------------------------------------------------------------------------------ processes
 
@@ -97,6 +107,7 @@ class AbstractSynapse(CheckedProcess):
         weight_exp: int = 0,
         delay: int = 1,
         n_stage_inputs: int = 0,
+        virtual_substeps: int = 0,
         frame_len: int = 0,
         name: str | None = None,
         **params,
@@ -105,12 +116,17 @@ class AbstractSynapse(CheckedProcess):
         check_common(delay, frame_len)
         if not 0 <= int(n_stage_inputs) <= MAX_STAGES:
             raise ValueError(f"n_stage_inputs must be in [0, {MAX_STAGES}], got {n_stage_inputs}")
+        if not 0 <= int(virtual_substeps) <= MAX_VIRTUAL_SUBSTEPS:
+            raise ValueError(
+                f"virtual_substeps must be in [0, {MAX_VIRTUAL_SUBSTEPS}], got {virtual_substeps}"
+            )
         super().__init__(
             in_shape=in_shape,
             out_shape=out_shape,
             weight_exp=int(weight_exp),
             delay=int(delay),
             n_stage_inputs=int(n_stage_inputs),
+            virtual_substeps=int(virtual_substeps),
             frame_len=int(frame_len),
             name=name,
             **params,
@@ -119,6 +135,8 @@ class AbstractSynapse(CheckedProcess):
         self.s_in = InPort(shape=in_shape)
         for i in range(MAX_STAGES):
             setattr(self, f"s_in_{i}", StageInPort(in_shape, i, n_stage_inputs))
+        # (1, *in_shape) when unused: the model declares the port either way
+        self.s_in_virtual = InPort(shape=(max(1, int(virtual_substeps)), *in_shape))
         self.a_out = OutPort(shape=out_shape)
         self.weight = Var(shape=weight.shape, init=weight)
         self.a_buf = Var(shape=out_shape, init=0)
@@ -147,6 +165,7 @@ class ConvSynapse(AbstractSynapse):
         padding: int = 0,
         delay: int = 1,
         n_stage_inputs: int = 0,
+        virtual_substeps: int = 0,
         frame_len: int = 0,
         name: str | None = None,
     ) -> None:
@@ -163,6 +182,7 @@ class ConvSynapse(AbstractSynapse):
             weight_exp=weight_exp,
             delay=delay,
             n_stage_inputs=n_stage_inputs,
+            virtual_substeps=virtual_substeps,
             frame_len=frame_len,
             name=name,
             stride=int(stride),
@@ -186,6 +206,7 @@ class AvgPoolSynapse(AbstractSynapse):
         kernel: int = 2,
         delay: int = 1,
         n_stage_inputs: int = 0,
+        virtual_substeps: int = 0,
         frame_len: int = 0,
         name: str | None = None,
     ) -> None:
@@ -200,6 +221,7 @@ class AvgPoolSynapse(AbstractSynapse):
             weight_exp=weight_exp,
             delay=delay,
             n_stage_inputs=n_stage_inputs,
+            virtual_substeps=virtual_substeps,
             frame_len=frame_len,
             name=name,
             kernel=int(kernel),
@@ -223,6 +245,7 @@ class ConvTransposeSynapse(AbstractSynapse):
         output_padding: int = 1,
         delay: int = 1,
         n_stage_inputs: int = 0,
+        virtual_substeps: int = 0,
         frame_len: int = 0,
         name: str | None = None,
     ) -> None:
@@ -239,6 +262,7 @@ class ConvTransposeSynapse(AbstractSynapse):
             weight_exp=weight_exp,
             delay=delay,
             n_stage_inputs=n_stage_inputs,
+            virtual_substeps=virtual_substeps,
             frame_len=frame_len,
             name=name,
             stride=int(stride),
@@ -248,8 +272,19 @@ class ConvTransposeSynapse(AbstractSynapse):
 
 
 def connect_source(src: AbstractProcess, syn: AbstractSynapse) -> None:
-    """Connect a neuron to a synapse: ``s_out -> s_in`` for graded sources, or every
-    ``s_out_i -> s_in_i`` for a cascade source (``syn`` must have ``n_stage_inputs = N``)."""
+    """Connect a neuron to a synapse: ``s_out -> s_in`` for graded sources, every
+    ``s_out_i -> s_in_i`` for a cascade source (``syn`` must have ``n_stage_inputs = N``),
+    or ``s_out_virtual -> s_in_virtual`` for a virtual-form source (``syn`` must have
+    ``virtual_substeps = 2^N - 1``)."""
+    if hasattr(src, "s_out_virtual"):
+        d = int(src.s_out_virtual.shape[0])
+        if syn.proc_params["virtual_substeps"] != d:
+            raise ValueError(
+                f"synapse has virtual_substeps={syn.proc_params['virtual_substeps']}, "
+                f"source sends D={d}"
+            )
+        src.s_out_virtual.connect(syn.s_in_virtual)
+        return
     if hasattr(src, "s_out"):
         src.s_out.connect(syn.s_in)
         return
@@ -269,6 +304,7 @@ class AbstractSynapseModel(PyLoihiProcessModel):
     """Send the buffered result, receive spikes, compute ``_op(k)`` then scale by 2^exp."""
 
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    s_in_virtual: PyInPort = LavaPyType(PyInPort.VEC_DENSE, bool, precision=1)
     weight: np.ndarray = LavaPyType(np.ndarray, np.int64)
     k_buf: np.ndarray = LavaPyType(np.ndarray, np.int32)
     FLOAT = False
@@ -294,6 +330,7 @@ class AbstractSynapseModel(PyLoihiProcessModel):
             if port.csp_ports and i < n:  # StageInPort refuses i >= n at connect time
                 self._stages.append((port, n - 1 - i))
         self._graded = bool(self.s_in.csp_ports)
+        self._virtual = bool(self.s_in_virtual.csp_ports) and int(p["virtual_substeps"]) > 0
         self._op = self._make_op()
         self._ready = True
 
@@ -301,7 +338,17 @@ class AbstractSynapseModel(PyLoihiProcessModel):
         self._ready = False  # a Var (e.g. weight) was set: rebuild the op
 
     def _recv_counts(self) -> np.ndarray | None:
+        """The step's input in spike-count units: the graded payload, the stage bits
+        weighted by their shifts, and the number of virtual sub-steps that carried a spike."""
         k = self.s_in.recv() if self._graded else None
+        if self._virtual:
+            # Accumulate-only: each binary spike adds the source's mantissas once, and the
+            # D sub-steps add up into this step's current. Integer addition is associative,
+            # so adding W once per spike over the sub-steps equals adding W times the number
+            # of spikes per source neuron: the sub-steps are summed first, then ``_op``
+            # applies W once (exact in integers; docs/semantics.md section 5).
+            n = substep_counts(self.s_in_virtual.recv())
+            k = n if k is None else k + n
         for port, sh in self._stages:
             s = port.recv().astype(np.int32, copy=False)
             if sh:
