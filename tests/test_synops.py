@@ -62,13 +62,15 @@ def tiny_counts() -> dict[str, np.ndarray]:
     return c
 
 
-# Expected by hand (see tiny_counts): graded = events x fan-out, cascade = popcount x fan-out.
+# Expected by hand (see tiny_counts): graded = events x fan-out, cascade = popcount x fan-out,
+# virtual = k x fan-out (one binary spike per virtual sub-step the neuron fires on).
 HAND = {
-    "n1->n2": {"graded": 8 + 18 + 12, "cascade": 2 * 8 + 18 + 2 * 12},
-    "n2->n3": {"graded": 2, "cascade": 4 + 1},
-    "n3->n4": {"graded": 4 + 9, "cascade": 2 * 4 + 9},
-    "n4->head": {"graded": 2, "cascade": 1 + 2},
+    "n1->n2": {"graded": 8 + 18 + 12, "cascade": 2 * 8 + 18 + 2 * 12, "virtual": 24 + 18 + 72},
+    "n2->n3": {"graded": 2, "cascade": 4 + 1, "virtual": 15 + 2},
+    "n3->n4": {"graded": 4 + 9, "cascade": 2 * 4 + 9, "virtual": 5 * 4 + 9},
+    "n4->head": {"graded": 2, "cascade": 1 + 2, "virtual": 4 + 3},
 }
+TOTAL = {"graded": 55, "cascade": 83, "virtual": 167}
 
 
 def test_fanout_maps_by_hand():
@@ -101,20 +103,23 @@ def test_tiny_network_synops_by_hand():
     }
     assert res.synops("graded") == sum(v["graded"] for v in HAND.values()) == 55
     assert res.synops("cascade") == sum(v["cascade"] for v in HAND.values()) == 83
+    assert res.synops("virtual") == sum(v["virtual"] for v in HAND.values()) == 167
     assert res.input_macs == 16 * 9  # the static conv, dense, on the host
     n2 = res.layers["n2"]
-    assert n2.spike_count == 17 and n2.events == {"graded": 2, "cascade": 5}
+    assert n2.spike_count == 17 and n2.events == {"graded": 2, "cascade": 5, "virtual": 17}
     assert n2.stage_spikes == [1, 1, 2, 1]  # 15 = 1111b, 2 = 0010b (stage 3 is bit 1)
     assert n2.synops_in == HAND["n1->n2"] and n2.synops_out == HAND["n2->n3"]
     assert res.layers["head"].synops_in == HAND["n4->head"]
     np.testing.assert_array_equal(res.synops_per_step("graded"), [8 + 1 + 1, 30 + 1 + 13 + 1])
-    assert brute_force_synops(g, tiny_counts()) == {**HAND, "total": {"graded": 55, "cascade": 83}}
+    np.testing.assert_array_equal(res.synops_per_step("virtual"), [24 + 15 + 4, 90 + 2 + 29 + 3])
+    assert brute_force_synops(g, tiny_counts()) == {**HAND, "total": TOTAL}
 
 
 def test_popcount_and_events():
     k = torch.arange(16)
     assert popcount(k, 4).tolist() == [bin(i).count("1") for i in range(16)]
     assert events(k, "graded", 4).tolist() == [0] + [1] * 15
+    assert events(k, "virtual", 4).tolist() == list(range(16))  # k sub-step spikes
     with pytest.raises(ValueError):
         popcount(torch.tensor([16]), 4)
     with pytest.raises(ValueError):
@@ -139,6 +144,7 @@ def test_nonzero_synapses_skip_zero_weights():
         k: v for k, v in bf.items() if k != "total"
     }
     assert res.edges[0].synops["graded"] == 3 + 8 + 5  # corner 4-1, centre 9-1, edge 6-1
+    assert res.edges[0].synops["virtual"] == 3 * 3 + 1 * 8 + 6 * 5
 
 
 def test_counts_shape_checked():
@@ -179,8 +185,8 @@ def test_profiler_matches_brute_force_on_reference_spikes(unet_run):
         bf = brute_force_synops(q, counts, nonzero=nonzero)
         got = {f"{e.src}->{e.dst}": e.synops for e in res.edges}
         assert got == {k: v for k, v in bf.items() if k != "total"}
-        assert {"graded": res.synops("graded"), "cascade": res.synops("cascade")} == bf["total"]
-    assert res.synops("cascade") >= res.synops("graded")
+        assert {f: res.synops(f) for f in TOTAL} == bf["total"]
+    assert res.synops("virtual") >= res.synops("cascade") >= res.synops("graded")
 
 
 def test_ann_macs_match_unet(unet_run):
@@ -229,7 +235,7 @@ def test_profiler_on_lava_recorded_spikes(unet_run, no_leftover_processes):
     counts = {n: k[:, None] for n, k in res.spikes.items()}  # one frame: (steps, 1, C, H, W)
     bf = brute_force_synops(q, counts)
     prof = count_synops(q, counts)
-    assert {"graded": prof.synops("graded"), "cascade": prof.synops("cascade")} == bf["total"]
+    assert {f: prof.synops(f) for f in TOTAL} == bf["total"]
     ref = count_synops(q, {n: k[:, :1] for n, k in rec.counts.items()})
     assert prof.synops("cascade") == ref.synops("cascade")
 

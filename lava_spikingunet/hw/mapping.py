@@ -7,8 +7,9 @@ The model (docs/profiling.md, "Mapping"):
   ``channels x rows x columns``, greedily: whole rows of all channels if one fits, else
   groups of channels over rows, else runs of columns of one channel and row.
 - Compartments: 1 per neuron in the graded form, ``N + 1`` (integrator + N stages, kept
-  on one core) in the binary cascade form; the readout is 1 per neuron. A core holds at
-  most ``core.neurons`` compartments.
+  on one core) in the binary cascade form, 1 in the virtual-step form (one compartment
+  firing binary spikes on ``2^N - 1`` sub-steps); the readout is 1 per neuron. A core
+  holds at most ``core.neurons`` compartments.
 - Input axons of a core: distinct source axons reaching its block; a cascade source
   neuron has N axons (one per stage), a graded one 1. The static input edge is the host's
   current injection: no axons, no synapses.
@@ -37,13 +38,15 @@ from lava_spikingunet.graph.ir import (
     ConvEdge,
     ConvTransposeEdge,
     Edge,
+    NeuronForm,
     NeuronNode,
     ReadoutNode,
     SpikingGraph,
+    check_neuron_form,
 )
 from lava_spikingunet.hw.profiles import HardwareProfile
 
-Form = Literal["graded", "cascade"]
+Form = NeuronForm
 WeightModel = Literal["dense", "shared"]
 
 
@@ -385,8 +388,10 @@ class MappingResult:
 
 def check_form(profile: HardwareProfile, form: Form) -> None:
     """Refuse a neuron form the profile cannot run (graded spikes on a binary chip)."""
-    if form not in ("graded", "cascade"):
-        raise UserError(f"neuron form must be 'graded' or 'cascade', got {form!r}")
+    try:
+        check_neuron_form(form)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     if form == "graded" and not profile.supports_graded:
         raise UserError(
             f"profile {profile.name!r} has no graded spikes (graded_payload_bits = "
@@ -498,7 +503,7 @@ def deployment_problems(graph: SpikingGraph, profile: HardwareProfile, form: For
             continue
         n = node.n_thresholds
         thetas = [node.theta_unit_int << (n - i) for i in range(1, n + 1)]
-        if form == "graded":
+        if form != "cascade":  # graded and virtual: one compartment, threshold the unit
             thetas = thetas[-1:]
         for th in thetas:
             if th % profile.threshold_step or th > profile.threshold_max:

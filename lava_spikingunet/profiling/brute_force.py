@@ -88,11 +88,13 @@ def brute_force_synops(
     """Synops per edge ``"src->dst"`` and form, by looping over every recorded event.
 
     ``recorded_counts[n]``: spike counts ``(T_total, B, C, H, W)`` of each neuron node.
-    Returns ``{"src->dst": {"graded": ..., "cascade": ...}, ..., "total": {...}}``; the
-    static input edge is not a synaptic edge and is left out.
+    Returns ``{"src->dst": {"graded": ..., "cascade": ..., "virtual": ...}, ...,
+    "total": {...}}``; the static input edge is not a synaptic edge and is left out.
+    Per event with count ``k``: graded 1, cascade ``popcount(k)``, virtual ``k`` (one
+    binary spike per virtual sub-step it fires on, listed one by one below).
     """
     out: dict[str, dict[str, int]] = {}
-    total = {"graded": 0, "cascade": 0}
+    total = {"graded": 0, "cascade": 0, "virtual": 0}
     for src, dst, edge in graph.edges():
         if src == graph.input_name:
             continue
@@ -100,7 +102,8 @@ def brute_force_synops(
         assert isinstance(node, NeuronNode)
         k = np.asarray(recorded_counts[src])
         cache: dict[tuple[int, int, int], int] = {}
-        graded = cascade = 0
+        graded = cascade = virtual = 0
+        d = (1 << node.n_thresholds) - 1
         for t, b, c, y, x in zip(*np.nonzero(k), strict=True):
             key = (int(c), int(y), int(x))
             if key not in cache:
@@ -109,8 +112,11 @@ def brute_force_synops(
             binary = bin(value).count("1")
             graded += cache[key]
             cascade += binary * cache[key]
-        out[f"{src}->{dst}"] = {"graded": graded, "cascade": cascade}
-        total["graded"] += graded
-        total["cascade"] += cascade
+            for sub in range(d):  # thermometer code: sub-step ``sub`` fires iff k > sub
+                if value > sub:
+                    virtual += cache[key]
+        out[f"{src}->{dst}"] = {"graded": graded, "cascade": cascade, "virtual": virtual}
+        for form, n in (("graded", graded), ("cascade", cascade), ("virtual", virtual)):
+            total[form] += n
     out["total"] = total
     return out

@@ -36,27 +36,36 @@ def _save(fig, path: str | os.PathLike) -> Path:
 
 
 def plot_layers(report: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Bar charts per layer: synops (graded and cascade) and firing rates."""
+    """Bar charts per layer: synops (graded, cascade, virtual) and firing rates."""
     plt = _plt()
     rows = report["layers"]
     names = [r["layer"] for r in rows]
     x = np.arange(len(rows))
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(max(6, 0.55 * len(rows) + 2), 7), sharex=True)
-    w = 0.4
-    a1.bar(x - w / 2, [r["synops_graded"] for r in rows], w, label="graded")
-    a1.bar(x + w / 2, [r["synops_cascade"] for r in rows], w, label="binary cascade")
+    w = 0.28
+    a1.bar(x - w, [r["synops_graded"] for r in rows], w, label="graded")
+    a1.bar(x, [r["synops_cascade"] for r in rows], w, label="binary cascade")
+    a1.bar(x + w, [r.get("synops_virtual", 0) for r in rows], w, label="virtual steps")
     a1.set_yscale("symlog", linthresh=1)
     a1.set_ylabel("synaptic ops / frame (received)")
+    fr = report["frame"]
+    virtual = f" / {fr['virtual']['synops']:.3g} virtual" if "virtual" in fr else ""
     a1.set_title(
-        f"{report['profile']}: {report['frame']['graded']['synops']:.3g} graded / "
-        f"{report['frame']['cascade']['synops']:.3g} cascade synops per frame, "
-        f"ANN {report['frame']['ann_macs']:.3g} MACs"
+        f"{report['profile']}: {fr['graded']['synops']:.3g} graded / "
+        f"{fr['cascade']['synops']:.3g} cascade{virtual} synops per frame, "
+        f"ANN {fr['ann_macs']:.3g} MACs"
     )
     a1.legend()
     neurons = [r for r in rows if r["kind"] == "neuron"]
     xn = np.array([names.index(r["layer"]) for r in neurons])
-    a2.bar(xn - w / 2, [r["rate_graded"] for r in neurons], w, label="graded events / neuron-step")
-    a2.bar(xn + w / 2, [r["rate_binary"] for r in neurons], w, label="binary spikes / stage-step")
+    a2.bar(xn - w, [r["rate_graded"] for r in neurons], w, label="graded events / neuron-step")
+    a2.bar(xn, [r["rate_binary"] for r in neurons], w, label="binary spikes / stage-step")
+    a2.bar(
+        xn + w,
+        [r.get("rate_virtual", 0) for r in neurons],
+        w,
+        label="virtual spikes / neuron-sub-step",
+    )
     a2.plot(xn, [r["mean_count"] for r in neurons], "k.", label="mean k / neuron-step")
     a2.set_ylabel("firing rate")
     a2.legend(fontsize=8)

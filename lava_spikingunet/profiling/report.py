@@ -1,6 +1,7 @@
 """Per-layer and per-frame profile of one recorded run: table, JSON-ready dict.
 
-Everything is *per frame* (totals divided by the number of recorded frames). Energies:
+Everything is *per frame* (totals divided by the number of recorded frames), for every
+neuron form side by side (graded, binary cascade, virtual-step). Energies:
 the profile's chip model ``synops * synop_pj + neuron_updates * neuron_update_pj``, and
 the paper's model ``0.9 pJ/AC * synops (+ 4.6 pJ/MAC * host MACs of the input conv)``
 against ``4.6 pJ/MAC * ANN MACs`` (docs/profiling.md).
@@ -16,7 +17,7 @@ import numpy as np
 
 from lava_spikingunet.graph.ir import SpikingGraph
 from lava_spikingunet.hw.profiles import HardwareProfile
-from lava_spikingunet.profiling.synops import FORMS, Form, SynopsResult
+from lava_spikingunet.profiling.synops import FORMS, Form, SynopsResult, virtual_substeps
 
 PJ_PER_NJ = 1e3
 
@@ -31,8 +32,9 @@ def layer_rows(res: SynopsResult, profile: HardwareProfile) -> list[dict[str, An
     f, steps = res.frames, res.total_steps
     rows = []
     for lay in res.layers.values():
-        updates = {form: lay.compartments(form) * steps for form in FORMS}
+        updates = {form: res.layer_updates(lay, form) // f for form in FORMS}
         slots = max(1, lay.neurons * steps * f)
+        subs = virtual_substeps(lay.n_thresholds) if lay.kind == "neuron" else 1
         row: dict[str, Any] = {
             "layer": lay.name,
             "kind": lay.kind,
@@ -44,12 +46,17 @@ def layer_rows(res: SynopsResult, profile: HardwareProfile) -> list[dict[str, An
             "spike_count": _num(lay.spike_count / f),
             "events_graded": _num(lay.events["graded"] / f),
             "spikes_binary": _num(lay.events["cascade"] / f),
+            "spikes_virtual": _num(lay.events["virtual"] / f),
             "stage_spikes": [_num(s / f) for s in lay.stage_spikes],
             "rate_graded": lay.events["graded"] / slots,
             "rate_binary": lay.events["cascade"] / max(1, slots * max(1, lay.n_thresholds)),
+            "rate_virtual": lay.events["virtual"] / (slots * subs),
             "mean_count": lay.spike_count / slots,
             "events_per_step_graded": [_num(v / f) for v in lay.events_per_step.get("graded", [])],
             "spikes_per_step_binary": [_num(v / f) for v in lay.events_per_step.get("cascade", [])],
+            "spikes_per_step_virtual": [
+                _num(v / f) for v in lay.events_per_step.get("virtual", [])
+            ],
         }
         for form in FORMS:
             syn = lay.synops_in[form] / f
@@ -80,7 +87,7 @@ def edge_rows(res: SynopsResult) -> list[dict[str, Any]]:
 
 
 def frame_totals(res: SynopsResult, profile: HardwareProfile) -> dict[str, Any]:
-    """Per-frame totals, both forms, both energy models."""
+    """Per-frame totals, every form, both energy models."""
     f = res.frames
     pe = profile.paper_energy
     ann_pj = pe.ann_pj(res.ann_macs)
@@ -100,6 +107,7 @@ def frame_totals(res: SynopsResult, profile: HardwareProfile) -> dict[str, Any]:
             "synops": _num(synops),
             "neuron_updates": _num(updates),
             "synops_per_ann_mac": synops / max(1, res.ann_macs),
+            "chip_steps_per_step": res.substeps(form),
             "synops_per_step": [_num(v / f) for v in res.synops_per_step(form)],
             "energy_uj": profile.energy_pj(synops, updates) / 1e6,
             "energy_synops_uj": synops * profile.energy.synop_pj / 1e6,
@@ -112,6 +120,7 @@ def frame_totals(res: SynopsResult, profile: HardwareProfile) -> dict[str, Any]:
     out["spike_count"] = _num(spikes)
     out["events_graded"] = _num(sum(lay.events["graded"] for lay in res.layers.values()) / f)
     out["spikes_binary"] = _num(sum(lay.events["cascade"] for lay in res.layers.values()) / f)
+    out["spikes_virtual"] = _num(sum(lay.events["virtual"] for lay in res.layers.values()) / f)
     return out
 
 
@@ -170,11 +179,16 @@ def _energy(pj: float) -> str:
     return f"{pj:.3g} pJ"
 
 
+#: Column tag and per-layer event field of each form in the text table.
+_TAGS = {"graded": "g", "cascade": "c", "virtual": "v"}
+_EVENTS = {"graded": "events_graded", "cascade": "spikes_binary", "virtual": "spikes_virtual"}
+
+
 def format_table(report: dict[str, Any], forms: tuple[Form, ...] = FORMS) -> str:
     """A readable per-layer table and the per-frame summary."""
     head = ["layer", "shape", "neurons", "synapses", "spikes k", "rate"]
     for form in forms:
-        tag = "g" if form == "graded" else "c"
+        tag = _TAGS[form]
         head += [f"events {tag}", f"synops {tag}", f"energy {tag}"]
     rows = [head]
     for r in report["layers"]:
@@ -187,7 +201,7 @@ def format_table(report: dict[str, Any], forms: tuple[Form, ...] = FORMS) -> str
             f"{r['rate_graded']:.3f}" if r["kind"] == "neuron" else "-",
         ]
         for form in forms:
-            ev = r["events_graded"] if form == "graded" else r["spikes_binary"]
+            ev = r[_EVENTS[form]]
             row += [
                 _si(ev) if r["kind"] == "neuron" else "-",
                 _si(r[f"synops_{form}"]),
@@ -215,6 +229,8 @@ def format_table(report: dict[str, Any], forms: tuple[Form, ...] = FORMS) -> str
         f"  recorded by the {report.get('recorded_by') or 'given counts'}; host input conv: "
         f"{_si(fr['host_input_macs'])} MACs (float, once per frame)",
         f"  ANN (U-Net) MACs: {_si(fr['ann_macs'])}; spikes (sum k): {_si(fr['spike_count'])}",
+        "  events: g = graded spikes (k > 0), c = cascade stage spikes (popcount k), "
+        "v = virtual sub-step spikes (k)",
     ]
     for form in forms:
         f = fr[form]
@@ -232,6 +248,12 @@ def format_table(report: dict[str, Any], forms: tuple[Form, ...] = FORMS) -> str
             f" per frame ({lat['frames_per_s']:.4g} frames/s"
             + (", estimated step time)" if lat.get("estimated") else ")")
         )
+        d = fr.get("virtual", {}).get("chip_steps_per_step", 1)
+        if "virtual" in forms and d > 1:
+            lines.append(
+                f"  virtual form: {d} binary sub-steps per step = {lat['steps_per_frame'] * d}"
+                f" chip steps, {lat['frame_us'] * d:.4g} us per frame"
+            )
     for form, m in (report.get("mapping") or {}).items():
         if "error" in m:
             lines.append(f"  mapping {form}: does not fit: {m['error']}")

@@ -4,7 +4,9 @@ A *synaptic op* (synop) is one event delivered to one synapse (docs/profiling.md
 
 - graded form: a step where a neuron emits ``k > 0`` is one event (one graded payload);
 - binary cascade form: the same step costs ``popcount(k)`` binary spikes, one from each
-  stage ``i`` whose digit ``s_i`` of ``k = sum_i s_i 2^(N-i)`` is 1.
+  stage ``i`` whose digit ``s_i`` of ``k = sum_i s_i 2^(N-i)`` is 1;
+- virtual-step form (SpikeYOLO): the step is ``D = 2^N - 1`` binary sub-steps and the
+  neuron fires on ``k`` of them, so it costs ``k`` binary spikes (accumulate-only).
 
 Each event reaches the source neuron's *fan-out* along every out-edge: the number of
 target neurons (over all target channels) it has a synapse to, with padding and stride
@@ -21,25 +23,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import torch
 
 from lava_spikingunet.graph.ir import (
+    NEURON_FORMS,
     AvgPoolEdge,
     ConvEdge,
     ConvTransposeEdge,
     Edge,
+    NeuronForm,
     NeuronNode,
     ReadoutNode,
     Shape,
     SpikingGraph,
+    check_neuron_form,
 )
 from lava_spikingunet.graph.ops import apply_edge
 
-Form = Literal["graded", "cascade"]
-FORMS: tuple[Form, Form] = ("graded", "cascade")
+Form = NeuronForm
+#: Every neuron form, in report order (the graph IR's list: one place defines them).
+FORMS: tuple[Form, ...] = NEURON_FORMS
 
 
 # --------------------------------------------------------------------------- events
@@ -85,15 +90,23 @@ def popcount(k: torch.Tensor, n_thresholds: int) -> torch.Tensor:
 
 
 def events(k: torch.Tensor, form: Form, n_thresholds: int) -> torch.Tensor:
-    """Events per neuron and step: ``k > 0`` (graded) or ``popcount(k)`` (cascade).
+    """Events per neuron and step: ``k > 0`` (graded), ``popcount(k)`` (cascade) or ``k``
+    (virtual: one binary spike on each of the first ``k`` sub-steps).
 
     Same integer dtype as the counts (uint8 stays uint8)."""
     k = as_counts(k)
+    check_neuron_form(form)
     if form == "graded":
         return (k > 0).to(k.dtype)
     if form == "cascade":
         return popcount(k, n_thresholds)
-    raise ValueError(f"form must be 'graded' or 'cascade', got {form!r}")
+    check_fits(k, n_thresholds)
+    return k.clone()
+
+
+def virtual_substeps(n_thresholds: int) -> int:
+    """Binary sub-steps per step in the virtual form: ``D = 2^N - 1``."""
+    return (1 << int(n_thresholds)) - 1
 
 
 # --------------------------------------------------------------------------- connectivity
@@ -235,15 +248,20 @@ class LayerStats:
         return int(np.prod(self.shape))
 
     def compartments(self, form: Form) -> int:
-        """Compartments per layer: 1 per neuron (graded, readout) or N + 1 (cascade)."""
-        if self.kind == "readout" or form == "graded":
+        """Compartments per layer: 1 per neuron (graded, virtual, readout) or N + 1
+        (cascade)."""
+        if self.kind == "readout" or form != "cascade":
             return self.neurons
         return self.neurons * (self.n_thresholds + 1)
 
 
 @dataclass
 class SynopsResult:
-    """Counts of one recorded run; ``frames`` is the batch size (totals are over it)."""
+    """Counts of one recorded run; ``frames`` is the batch size (totals are over it).
+
+    ``virtual_substeps``: chip steps per step in the virtual form, ``2^N - 1`` for the
+    largest ``N`` of the graph (every layer runs the same sub-step clock).
+    """
 
     frames: int
     total_steps: int
@@ -254,15 +272,24 @@ class SynopsResult:
     input_edges: list[str]
     ann_macs: int
     nonzero: bool
+    virtual_substeps: int = 1
+
+    def substeps(self, form: Form) -> int:
+        """Chip steps per step of the frame: ``virtual_substeps`` (virtual) or 1."""
+        return self.virtual_substeps if form == "virtual" else 1
+
+    def layer_updates(self, layer: LayerStats, form: Form) -> int:
+        """Compartment updates of one layer over the run: every compartment updates on
+        every chip step (x ``virtual_substeps`` in the virtual form) of every frame."""
+        return layer.compartments(form) * self.total_steps * self.substeps(form) * self.frames
 
     def synops(self, form: Form) -> int:
         """Total synops of the run (all frames) in ``form``."""
         return sum(e.synops[form] for e in self.edges)
 
     def neuron_updates(self, form: Form) -> int:
-        """Compartment updates of the run: compartments x steps x frames."""
-        steps = self.total_steps * self.frames
-        return sum(lay.compartments(form) * steps for lay in self.layers.values())
+        """Compartment updates of the run: compartments x chip steps x frames."""
+        return sum(self.layer_updates(lay, form) for lay in self.layers.values())
 
     def synops_per_step(self, form: Form) -> np.ndarray:
         """Synops per step of the frame (summed over frames)."""
@@ -290,7 +317,7 @@ def count_synops(
     nonzero: bool = False,
     timesteps: int | None = None,
 ) -> SynopsResult:
-    """Count spikes, synops (both forms) and MACs of a run from its recorded counts.
+    """Count spikes, synops (every form) and MACs of a run from its recorded counts.
 
     ``counts[n]``: spike counts ``k`` of neuron node ``n``, shape ``(T_total, B, C, H,
     W)`` (every neuron node needed). Recorded shapes fix the frame size, so a graph
@@ -369,6 +396,9 @@ def count_synops(
         input_edges=input_edges,
         ann_macs=ann_macs,
         nonzero=nonzero,
+        virtual_substeps=max(
+            (virtual_substeps(graph.node(n).n_thresholds) for n in neurons), default=1
+        ),
     )
 
 
@@ -389,13 +419,17 @@ def _scan_layer(
     """Fill one layer's spike statistics and its out-edges' synops per step, in time chunks.
 
     Per step, events come from a lookup table
-    over ``k`` (1 if ``k > 0``; ``popcount(k)``) and synops are ``events @ fan-out`` in
+    over ``k`` (1 if ``k > 0``; ``popcount(k)``; ``k``) and synops are ``events @ fan-out`` in
     float64 (exact: every partial sum is an integer far below 2^53).
     """
     n_thr = stats.n_thresholds
     values = np.arange(1 << n_thr)
     bits = np.array([(values >> (n_thr - i)) & 1 for i in range(1, n_thr + 1)])
-    luts = {"graded": (values > 0).astype(np.float64), "cascade": bits.sum(0).astype(np.float64)}
+    luts = {
+        "graded": (values > 0).astype(np.float64),
+        "cascade": bits.sum(0).astype(np.float64),
+        "virtual": values.astype(np.float64),
+    }
     masks = [1 << (n_thr - i) for i in range(1, n_thr + 1)]
     stats.stage_spikes = [0] * n_thr
     per = max(1, int(np.prod(k_all.shape[1:])))
