@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from lava_spikingunet.neuron_forms import NEURON_FORMS
+
 HELP = "export a fixed-point Spiking-UNet to netx HDF5"
 
 
@@ -17,10 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="netx HDF5 file to write (.h5)")
     p.add_argument(
         "--form",
-        choices=("graded", "cascade"),
+        choices=NEURON_FORMS,
         default=None,
-        help="neuron form the file asks for: graded spikes (Loihi 2) or the binary "
-        "cascade of threshold stages (default: the model's)",
+        help="neuron form the file asks for: graded spikes (Loihi 2), the binary "
+        "cascade of threshold stages, or virtual (2^N - 1 binary sub-steps per step, "
+        "SpikeYOLO) (default: the model's)",
     )
     p.add_argument(
         "--delays",

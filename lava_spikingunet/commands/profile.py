@@ -1,8 +1,8 @@
 """Profile a model on an image: spikes, synaptic ops, energy and core mapping on a profile.
 
 Runs the integer reference on the image (recording every layer's spike counts at every
-step), counts synaptic ops exactly (spikes x fan-out, border effects included) in both
-neuron forms (graded and binary cascade) from the same counts, maps the network onto the
+step), counts synaptic ops exactly (spikes x fan-out, border effects included) in every
+neuron form (graded, binary cascade, virtual steps) from the same counts, maps the network onto the
 profile's cores and prints a per-layer table. ``--out DIR`` receives ``profile.json``
 and the figures: ``layers.png`` (synops and firing rate per layer), ``raster_<layer>.png``
 and ``activation_vs_rate.png`` (the paper's Figure 3; ``--compare`` adds a second model,
@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lava_spikingunet.neuron_forms import FORM_GROUPS, NEURON_FORMS, resolve_forms
+
 HELP = "count spikes, synaptic ops and energy per layer and frame"
 
 FILES = ("profile.json", "layers.png", "activation_vs_rate.png")
@@ -24,8 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", required=True, help="input image (PNG/JPG or a .npy (C, H, W))")
     p.add_argument("--hw", default="loihi2", help="hardware profile name or .toml path")
     p.add_argument(
-        "--form", choices=("graded", "cascade", "both"), default="both",
-        help="neuron form(s) to map and tabulate (counts are always made for both)",
+        "--form", choices=(*NEURON_FORMS, *FORM_GROUPS), default="all",
+        help="neuron form(s) to map and tabulate: one form, both (graded and cascade) or "
+        "all (default; counts are always made for every form)",
     )  # fmt: skip
     p.add_argument("--out", default=None, help="directory for profile.json and the PNG figures")
     p.add_argument("--overwrite", action="store_true", help="replace files in --out")
@@ -95,8 +98,8 @@ def run(args: argparse.Namespace) -> int:
     from lava_spikingunet.profiling.synops import count_synops
 
     profile = load_profile(args.hw)
-    forms = ("graded", "cascade") if args.form == "both" else (args.form,)
-    if args.form != "both":
+    forms = resolve_forms(args.form)
+    if args.form not in FORM_GROUPS:
         check_form(profile, args.form)
     if args.timesteps is not None and args.timesteps < 1:
         raise UserError(f"--T must be >= 1, got {args.timesteps}")

@@ -6,6 +6,9 @@ output cropped back). ``--delays`` picks the edge delays: the model's own (``gra
 default), Lava's ``native`` ones (1 per synapse, 0 for the static input), ``balanced``
 (every input of a node arrives together: step t + depth computes the zero-latency step
 t) or ``zero`` (the paper's zero-latency simulation). A frame costs depth + T steps.
+``--form`` picks the Lava backend's neuron form (graded, binary cascade or virtual
+steps; default the model's); the reference computes the counts every form shares, so its
+output does not depend on it.
 
 ``--out`` writes the result: ``.png``/``.jpg`` the task output (denoised image or
 segmentation mask), ``.json`` the integer readout accumulator, ``y`` and per-layer
@@ -19,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lava_spikingunet.neuron_forms import NEURON_FORMS
 
 HELP = "run a model on an image with the integer reference or Lava"
 
@@ -109,6 +114,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--T", dest="timesteps", type=_positive_int, default=None,
         help="time steps (default: the model's)",
+    )  # fmt: skip
+    p.add_argument(
+        "--form", choices=NEURON_FORMS, default=None,
+        help="neuron form of the Lava backend (default: the model's); every form gives the "
+        "same output, bit for bit",
     )  # fmt: skip
     p.add_argument("--out", default=None, help="result file: .png/.jpg, .json or .npz")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -230,6 +240,8 @@ def run(args: argparse.Namespace) -> int:
     if not graph.is_quantized:
         raise UserError(f"{args.model} is not quantized; run `spikingunet quantize` first")
     graph = with_delays(graph, args.delays)
+    if getattr(args, "form", None):
+        graph.meta.neuron_form = args.form
     channels = graph.node(graph.input_name).shape[0]
     x = load_input(args.image, channels)
     steps = args.timesteps or graph.meta.timesteps
@@ -249,7 +261,9 @@ def run(args: argparse.Namespace) -> int:
     pred = prediction(graph.meta.task, x, out.y)
     saturated = [n for n, s in out.stats.items() if s.get("saturated")]
     print(
-        f"{args.backend}: {h}x{w} frame, T={out.timesteps}, delays {args.delays}, pipeline "
+        f"{args.backend}"
+        + (f" ({graph.meta.neuron_form} form)" if args.backend == "lava" else "")
+        + f": {h}x{w} frame, T={out.timesteps}, delays {args.delays}, pipeline "
         f"depth {out.pipeline_depth}, {out.total_steps} steps, {seconds:.2f} s"
     )
     print(f"readout y in [{out.y.min():.4g}, {out.y.max():.4g}] ({graph.meta.task})")
@@ -260,6 +274,7 @@ def run(args: argparse.Namespace) -> int:
             "model": str(args.model),
             "image": str(args.image),
             "backend": args.backend,
+            "form": graph.meta.neuron_form if args.backend == "lava" else None,
             "delays": args.delays,
             "task": graph.meta.task,
             "seconds": seconds,

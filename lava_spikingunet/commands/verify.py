@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from lava_spikingunet.neuron_forms import FORM_GROUPS, NEURON_FORMS, resolve_forms
+
 HELP = "run Lava and the integer reference on one frame and compare bit for bit"
 
 
@@ -18,9 +20,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", required=True, help="input image (PNG/JPG) or .npy (C, H, W)")
     p.add_argument(
         "--form",
-        choices=("graded", "cascade", "both"),
+        choices=(*NEURON_FORMS, *FORM_GROUPS),
         default=None,
-        help="neuron form to run on Lava (default: the model's)",
+        help="neuron form to run on Lava: graded, cascade, virtual, both (graded and "
+        "cascade) or all (default: the model's)",
     )
     p.add_argument("--out", default=None, help="write the comparison as JSON here")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -95,8 +98,7 @@ def run(args: argparse.Namespace) -> int:
                 f"by {m} (it was exported for {h}x{w})"
             )
         graph = graph.resized(frame.shape[1], frame.shape[2])
-    form = args.form or graph.meta.neuron_form
-    forms = ("graded", "cascade") if form == "both" else (form,)
+    forms = resolve_forms(args.form or graph.meta.neuron_form)
     reports = verify_frame(
         graph, frame, forms, args.timeout, progress=lambda s: print(f"running {s} ...")
     )
