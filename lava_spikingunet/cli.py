@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 import traceback
 
-from lava_spikingunet.errors import UserError
+from lava_spikingunet.errors import Terminated, UserError
 
 #: Subcommands in pipeline order.
 COMMANDS = (
@@ -48,29 +50,71 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand. Error policy (docs/errors.md): a :class:`UserError` is one
+    line and status 2; an OSError (unwritable folder, full disk) or MemoryError is one
+    line and status 2; Ctrl-C is status 130 and SIGTERM 143, after clean-up; anything
+    else is an ``internal error`` (status 1). ``--debug`` adds the traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
+    prog = f"spikingunet {args.command}"
+    old_term = None
+    if threading.current_thread() is threading.main_thread():
+        old_term = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return int(args._run(args) or 0)
     except UserError as exc:
-        print(f"spikingunet {args.command}: error: {exc}", file=sys.stderr)
+        if args.debug:
+            traceback.print_exc()
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except Terminated:
+        if args.debug:
+            traceback.print_exc()
+        print(f"{prog}: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
-        print(f"spikingunet {args.command}: interrupted", file=sys.stderr)
+        if args.debug:
+            traceback.print_exc()
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"{prog}: error: out of memory ({_one_line(exc)}); use a smaller frame or model",
+            file=sys.stderr,
+        )
+        return 2
+    except OSError as exc:
+        if args.debug:
+            traceback.print_exc()
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"{prog}: error: {exc.strerror or _one_line(exc)}{where}", file=sys.stderr)
+        return 2
     except Exception as exc:  # noqa: BLE001 - last line of defence for the CLI
         if args.debug:
             traceback.print_exc()
         print(
-            f"spikingunet {args.command}: internal error: {type(exc).__name__}: {exc}"
+            f"{prog}: internal error: {type(exc).__name__}: {_one_line(exc)}"
             " (re-run with --debug for the traceback)",
             file=sys.stderr,
         )
         return 1
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,40 @@ from pathlib import Path
 from lava_spikingunet.errors import UserError
 
 
-def check_writable(path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Refuse to replace an existing file unless ``overwrite`` is set."""
+def check_writable(
+    path: str | os.PathLike,
+    overwrite: bool = False,
+    suffixes: tuple[str, ...] | None = None,
+    what: str = "--out",
+) -> Path:
+    """Refuse, before any work, an output that could not be written.
+
+    Refuses an existing file unless ``overwrite`` is set, a directory, a name whose
+    suffix is not one of ``suffixes``, a parent that is a file, and a folder that does
+    not take new files (read-only, another user's, ``/proc``): a test file is created
+    and removed there.
+    """
     path = Path(path)
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise UserError(f"{what} {path} must end in {' or '.join(suffixes)}")
+    if path.is_dir():
+        raise UserError(f"{what} {path} is a directory, not a file")
     if path.exists() and not overwrite:
         raise UserError(f"{path} exists; refusing to overwrite it (pass --overwrite to replace it)")
-    if path.exists() and path.is_dir():
-        raise UserError(f"{path} is a directory, not a file")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UserError(f"cannot write {what} {path}: {parent} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".spikingunet-probe-", dir=parent)
+    except OSError as exc:
+        raise UserError(
+            f"cannot write {what} {path}: folder {parent} does not take new files "
+            f"({exc.strerror or exc})"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
     return path
 
 

@@ -101,6 +101,9 @@ def build(
     if not graph.is_quantized:
         raise ValueError("the Lava backend runs quantized graphs only (run quantize first)")
     graph.validate()
+    from lava_spikingunet.limits import check_lava_supported
+
+    check_lava_supported(graph)
     current = np.asarray(current, dtype=np.int64)
     if current.ndim == 3:
         current = current[None]

@@ -40,6 +40,12 @@ def parse_frame(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"--frame takes HxW, e.g. 256x256, not {text!r}") from None
     if h < 1 or w < 1:
         raise argparse.ArgumentTypeError(f"--frame sizes must be positive, got {text!r}")
+    from lava_spikingunet.limits import MAX_FRAME_SIDE
+
+    if max(h, w) > MAX_FRAME_SIDE:
+        raise argparse.ArgumentTypeError(
+            f"--frame {text}: each side must be at most {MAX_FRAME_SIDE}"
+        )
     return h, w
 
 
@@ -121,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     from lava_spikingunet.fileio import check_writable
     from lava_spikingunet.graph.serialize import save_graph
     from lava_spikingunet.graph.timing import pipeline_depth
+    from lava_spikingunet.limits import check_thresholds, check_timesteps
 
     check_writable(args.out, args.overwrite)
     torch.set_num_threads(args.threads)
@@ -140,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
             **neuron,
             timesteps=args.timesteps or T.PAPER_T.get(task_name, 10),
         )
+        check_thresholds(cfg.thresholds, "--thresholds")
+        check_timesteps(cfg.timesteps, "--T")
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     train_options = (meta.get("train") or {}).get("options")

@@ -41,11 +41,13 @@ def run(args: argparse.Namespace) -> int:
     from lava_spikingunet.errors import UserError
     from lava_spikingunet.fileio import check_writable
     from lava_spikingunet.graph.timing import balance_delays
+    from lava_spikingunet.limits import check_lava_supported
 
-    check_writable(args.out, args.overwrite)
+    check_writable(args.out, args.overwrite, suffixes=(".h5", ".hdf5"))
     graph = load_model(args.model)
     if not graph.is_quantized:
         raise UserError(f"{args.model} is not quantized: run `spikingunet quantize` first")
+    check_lava_supported(graph, str(args.model))
     if args.delays == "balanced":
         balance_delays(graph)
     try:

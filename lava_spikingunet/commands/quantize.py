@@ -91,34 +91,46 @@ def load_frames(path: str | Path, graph, limit: int):
 def _read_array(path: Path):
     import numpy as np
 
+    from lava_spikingunet.data.imageio import frames_from_array, load_npy
     from lava_spikingunet.errors import UserError
 
-    try:
-        if path.suffix.lower() == ".npy":
-            arr = np.load(path, allow_pickle=False)
-        else:
+    if path.suffix.lower() == ".npy":
+        arr = load_npy(path)
+    else:
+        try:
             import torch
 
             arr = torch.load(path, map_location="cpu", weights_only=True)
             arr = arr.numpy() if hasattr(arr, "numpy") else np.asarray(arr)
-    except Exception as exc:  # noqa: BLE001 - any failure means an unreadable file
-        raise UserError(f"{path}: cannot read an array ({exc})") from exc
-    if not np.issubdtype(arr.dtype, np.number):
-        raise UserError(f"{path}: not a numeric array (dtype {arr.dtype})")
-    return arr.astype(np.float64)
+        except Exception as exc:  # noqa: BLE001 - any failure means an unreadable file
+            raise UserError(f"{path}: cannot read an array ({exc})") from exc
+    if arr.ndim not in (3, 4):
+        raise UserError(f"{path}: expected (B, C, H, W) frames, got shape {arr.shape}")
+    return frames_from_array(arr, path)
 
 
 def read_frame(path: Path, channels: int):
     """An image file as float64 ``(C, H, W)`` in [0, 1]; UserError on a channel mismatch."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
-    from lava_spikingunet.data.imageio import read_image, to_float
+    from lava_spikingunet.data.imageio import MAX_IMAGE_PIXELS, read_image, to_float
     from lava_spikingunet.errors import UserError
 
     try:
-        with Image.open(path) as im:
-            bands = 1 if im.mode in ("1", "L", "LA", "I", "I;16", "F") else 3
-    except (OSError, UnidentifiedImageError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                bands = 1 if im.mode in ("1", "L", "LA", "I", "F") or im.mode[:4] == "I;16" else 3
+                if im.size[0] * im.size[1] > MAX_IMAGE_PIXELS:
+                    raise UserError(
+                        f"image {path} is {im.size[0]}x{im.size[1]} pixels, more than the "
+                        f"{MAX_IMAGE_PIXELS} this reads; crop or downscale it first"
+                    )
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UserError(f"image {path} refused as a decompression bomb: {exc}") from None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
         raise UserError(f"cannot read image {path}: {exc}") from exc
     if channels not in (1, 3):
         raise UserError(f"model takes {channels} input channels; only 1 or 3 come from images")
@@ -178,15 +190,28 @@ def run(args: argparse.Namespace) -> int:
     from lava_spikingunet.fixed_point.quantize import edge_errors, quantize_graph
     from lava_spikingunet.graph.serialize import load_graph, save_graph
     from lava_spikingunet.hw import load_profile
+    from lava_spikingunet.limits import (
+        MAX_READOUT_MARGIN_BITS,
+        check_lava_supported,
+        check_timesteps,
+    )
 
     check_writable(args.out, args.overwrite)
     if args.json:
-        check_writable(args.json, args.overwrite)
+        check_writable(args.json, args.overwrite, what="--json")
+    if args.readout_margin_bits > MAX_READOUT_MARGIN_BITS:
+        raise UserError(
+            f"--readout-margin-bits {args.readout_margin_bits}: at most "
+            f"{MAX_READOUT_MARGIN_BITS} (each bit halves the readout's resolution)"
+        )
+    if args.theta_unit_bits is not None and args.theta_unit_bits > 30:
+        raise UserError(f"--theta-unit-bits {args.theta_unit_bits}: at most 30")
     profile = load_profile(args.hw)
     graph = load_graph(args.model)
+    check_lava_supported(graph, str(args.model))
     if args.timesteps == 0:
         raise UserError("--T must be >= 1")
-    steps = args.timesteps or graph.meta.timesteps
+    steps = check_timesteps(args.timesteps or graph.meta.timesteps, "--T")
     if args.calib_data:
         calib, source = load_frames(args.calib_data, graph, max(1, args.calib_frames)), "files"
     else:

@@ -151,13 +151,12 @@ def load_input(path: str | Path, channels: int):
     if not path.is_file():
         raise UserError(f"image {path} not found")
     if path.suffix.lower() == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise UserError(f"{path}: cannot read the array ({exc})") from exc
-        if not np.issubdtype(arr.dtype, np.number):
-            raise UserError(f"{path}: not a numeric array (dtype {arr.dtype})")
-        arr = arr.astype(np.float64)
+        from lava_spikingunet.data.imageio import frames_from_array, load_npy
+
+        arr = load_npy(path)
+        if arr.ndim not in (2, 3):
+            raise UserError(f"{path}: expected (C, H, W) or (H, W), got shape {arr.shape}")
+        arr = frames_from_array(arr, path)
         if arr.ndim == 2:
             arr = arr[None]
         if arr.ndim != 3:

@@ -205,6 +205,9 @@ def quantize_graph(
     else chosen from the float simulation of ``calib`` frames ``(B, C, H, W)`` with
     ``margin_bits`` of margin, else from the provable bound :func:`readout_bound`.
     """
+    from lava_spikingunet.limits import check_lava_supported
+
+    check_lava_supported(graph)
     fmt = FixedPointFormat.from_profile(profile)
     bits = default_theta_unit_bits(fmt) if theta_unit_bits is None else int(theta_unit_bits)
     if bits < 0:

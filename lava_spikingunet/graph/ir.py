@@ -80,8 +80,9 @@ class NeuronNode:
         self.bias = np.asarray(self.bias, dtype=np.float64).reshape(-1)
         if self.bias.shape != (self.shape[0],):
             raise ValueError(f"bias has {self.bias.shape[0]} entries for {self.shape[0]} channels")
-        if self.n_thresholds < 1:
-            raise ValueError(f"n_thresholds must be >= 1, got {self.n_thresholds}")
+        from lava_spikingunet.limits import check_thresholds
+
+        self.n_thresholds = check_thresholds(self.n_thresholds)
         if not self.theta1 > 0:
             raise ValueError(f"theta1 must be > 0, got {self.theta1}")
         if self.reset not in ("subtract", "zero"):
@@ -154,8 +155,10 @@ class _EdgeBase:
 
     def _check_common(self) -> None:
         self.delay = int(self.delay)
-        if self.delay < 0:
-            raise ValueError(f"delay must be >= 0, got {self.delay}")
+        from lava_spikingunet.limits import MAX_DELAY
+
+        if not 0 <= self.delay <= MAX_DELAY:
+            raise ValueError(f"delay must be in 0..{MAX_DELAY}, got {self.delay}")
         if self.mant is not None:
             self.mant = _int_array(self.mant, "mant")
             if self.mant.shape != np.shape(self.weight):

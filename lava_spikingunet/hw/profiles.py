@@ -283,6 +283,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a text (TOML) hardware profile") from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read hardware profile: {exc}") from None
 

@@ -351,7 +351,10 @@ def export_netx(
     that the loaded graph equals ``graph`` in its float fields too; without it those are
     dequantized on load. Refuses to replace a file unless ``overwrite``.
     """
-    check_writable(path, overwrite)
+    from lava_spikingunet.limits import check_lava_supported
+
+    check_writable(path, overwrite, suffixes=(".h5", ".hdf5"))
+    check_lava_supported(graph)
     form = graph.meta.neuron_form if neuron_form is None else neuron_form
     if form not in S.NEURON_FORMS:
         raise UserError(f"neuron_form must be one of {S.NEURON_FORMS}, got {form!r}")

@@ -29,6 +29,7 @@ from lava_spikingunet.graph.ir import (
     SpikingGraph,
 )
 from lava_spikingunet.graph.timing import frame_steps, pipeline_depth, start_steps
+from lava_spikingunet.limits import MAX_TIMESTEPS, check_lava_supported
 
 
 @dataclass
@@ -193,8 +194,8 @@ def _read_info(f: h5py.File, stored_checksum: str) -> tuple[NetxInfo, dict]:
         raise S.SchemaError(f"{S.META}: weight_bits/state_bits out of range")
     if (i["state_min"], i["state_max"]) != S.signed_range(i["state_bits"]):
         raise S.SchemaError(f"{S.META}: state_min/state_max disagree with state_bits")
-    if i["timesteps"] < 1:
-        raise S.SchemaError(f"{S.META}: timesteps must be >= 1")
+    if not 1 <= i["timesteps"] <= MAX_TIMESTEPS:
+        raise S.SchemaError(f"{S.META}: timesteps must be in 1..{MAX_TIMESTEPS}")
     if S.LAYER not in f or not isinstance(f[S.LAYER], h5py.Group):
         raise S.SchemaError(f"missing group {S.LAYER!r}")
     n = len(f[S.LAYER])
@@ -205,6 +206,10 @@ def _read_info(f: h5py.File, stored_checksum: str) -> tuple[NetxInfo, dict]:
         raise S.SchemaError(f"missing group {S.SIMULATION!r}")
     if sim.int("Ts") != 1:
         raise S.SchemaError(f"{S.SIMULATION}/Ts must be 1")
+    if not 1 <= sim.int("tSample") <= S.MAX_FRAME_STEPS:
+        raise S.SchemaError(f"{S.SIMULATION}/tSample must be in 1..{S.MAX_FRAME_STEPS}")
+    if not 0 <= i["pipeline_depth"] <= S.MAX_FRAME_STEPS:
+        raise S.SchemaError(f"{S.META}: pipeline_depth out of range")
     extra = S.from_json(_attr(a, "graph_extra", "str"), f"{S.META}@graph_extra")
     info = NetxInfo(
         version=S.VERSION,
@@ -253,6 +258,7 @@ class _Builder:
         self.node_of: dict[int, str] = {}  # layer id -> node name
         self.starts: dict[str, int] = {}
         self.wrange = S.signed_range(info.weight_bits)
+        self.max_delay = S.max_delay(info.hw_profile_dict)
 
     # -- checks
     def _in_range(self, L: _Fields, key: str, values: np.ndarray, lo: int, hi: int) -> None:
@@ -271,7 +277,7 @@ class _Builder:
         exps = L.ints("wgtExp", (parts,))
         self._in_range(L, "wgtExp", exps, *self.info.weight_exp_range)
         delays = L.ints("delay", (parts,))
-        self._in_range(L, "delay", delays, 0, np.iinfo(np.int32).max)
+        self._in_range(L, "delay", delays, 0, self.max_delay)
         return exps, delays
 
     # -- nodes
@@ -533,12 +539,15 @@ def read_netx(path: str | os.PathLike) -> tuple[SpikingGraph, NetxInfo]:
                 f"{path}: format version {version}, this loader reads version {S.VERSION}"
             )
         stored = _attr(a, S.CHECKSUM_ATTR, "str")
+        S.check_declared_sizes(f)  # before the checksum reads any data
         if S.checksum(f) != stored:
             raise UserError(
                 f"{path}: checksum mismatch: the layer data was modified or corrupted after export"
             )
         info, extra = _read_info(f, stored)
-        return _Builder(f, info, extra).build(), info
+        graph = _Builder(f, info, extra).build()
+        check_lava_supported(graph, str(path))
+        return graph, info
     except S.SchemaError as exc:
         raise UserError(f"{path}: {exc}") from exc
     except UserError:

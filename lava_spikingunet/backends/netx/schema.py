@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 
 from lava_spikingunet.graph.ir import NEURON_FORMS  # noqa: F401  (the stored form's values)
+from lava_spikingunet.limits import MAX_DELAY
 
 #: Value of the ``spikingunet`` group's ``format`` attribute.
 FORMAT = "lava-spikingunet/netx"
@@ -250,3 +251,44 @@ def checksum(f: h5py.File) -> str:
             check_dtype(obj.attrs.get_id(name).dtype, f"{path or '/'}@{name}")
             _feed(h, b"A", path.encode(), name.encode(), *_canonical(np.asarray(obj.attrs[name])))
     return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- size limits
+
+#: Largest dataset a file may declare, and all of them together: checked on the
+#: declared shapes before anything is read (a small file can declare terabytes).
+MAX_DATASET_BYTES = 256 * 2**20
+MAX_TOTAL_BYTES = 1024 * 2**20
+#: Largest frame length (tSample, pipeline depth): T plus the delays along a path.
+MAX_FRAME_STEPS = 8192
+#: Delay bound when a file names no hardware profile limit.
+DEFAULT_MAX_DELAY = MAX_DELAY
+
+
+def check_declared_sizes(f: h5py.File) -> None:
+    """Refuse a file whose datasets declare more than the limits (before any read)."""
+    total = 0
+    for path, obj in iter_objects(f):
+        if not isinstance(obj, h5py.Dataset):
+            continue
+        nbytes = int(np.prod(obj.shape, dtype=object)) * int(obj.dtype.itemsize)
+        if nbytes > MAX_DATASET_BYTES:
+            raise SchemaError(
+                f"{path}: declares a {tuple(obj.shape)} {obj.dtype} dataset "
+                f"({nbytes / 2**20:.0f} MiB), more than the {MAX_DATASET_BYTES >> 20} MiB a "
+                "Spiking-UNet layer may hold"
+            )
+        total += nbytes
+        if total > MAX_TOTAL_BYTES:
+            raise SchemaError(
+                f"the datasets declare more than {MAX_TOTAL_BYTES >> 20} MiB in all (at {path})"
+            )
+
+
+def max_delay(profile: dict | None) -> int:
+    """The largest synaptic delay a file may hold: its hardware profile's, if it has one."""
+    try:
+        value = int((profile or {}).get("spikes", {}).get("max_delay", 0))
+    except (TypeError, ValueError, AttributeError):
+        value = 0
+    return value if value > 0 else DEFAULT_MAX_DELAY
