@@ -170,7 +170,9 @@ def synops_per_mac(model: nn.Module) -> torch.Tensor:
 
 
 @torch.no_grad()
-def calibrate_thetas(model: nn.Module, inputs: list[torch.Tensor], percentile: float = 99.9) -> dict:
+def calibrate_thetas(
+    model: nn.Module, inputs: list[torch.Tensor], percentile: float = 99.9
+) -> dict:
     """Set every point's ``theta`` to ``percentile(relu activation) / D`` (init only).
 
     The model runs with its I-LIF points passing ReLU activations through, so the
@@ -212,3 +214,36 @@ def calibrate_thetas(model: nn.Module, inputs: list[torch.Tensor], percentile: f
 def thetas(model: nn.Module) -> dict[str, float]:
     """Each point's step ``theta`` (float units of the U-Net's activations)."""
     return {n: float(mod.theta.detach()) for n, mod in ilif_points(model).items()}
+
+
+@torch.no_grad()
+def synop_rates(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """Synops per ANN MAC of one forward on ``x`` in the three deployed forms.
+
+    Per point, events times fan-out (interior, as :func:`fanouts`): ``graded`` one event
+    per non-zero count, ``cascade`` ``popcount(k)`` binary spikes, ``virtual`` ``k``
+    binary spikes. The graph profiler (docs/profiling.md) counts borders exactly; this
+    is the training-time estimate.
+    """
+    fan = fanouts(model)
+    was_training = model.training
+    model.eval()
+    record_counts(model, True)
+    try:
+        model.forward_unpadded(x)
+        rates = {"graded": 0.0, "cascade": 0.0, "virtual": 0.0}
+        for name, mod in ilif_points(model).items():
+            k = mod.counts.to(torch.int64)
+            pop = torch.zeros_like(k)
+            rest = k.clone()
+            while bool(rest.any()):
+                pop += rest & 1
+                rest >>= 1
+            rates["graded"] += fan[name] * float((k > 0).sum())
+            rates["cascade"] += fan[name] * float(pop.sum())
+            rates["virtual"] += fan[name] * float(k.sum())
+    finally:
+        record_counts(model, False)
+        model.train(was_training)
+    macs = model.count_macs(x.shape[-2], x.shape[-1]) * x.shape[0]
+    return {k: v / macs for k, v in rates.items()}

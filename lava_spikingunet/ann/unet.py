@@ -90,6 +90,7 @@ class UNet(nn.Module):
         )
         if cfg.activation == "ilif":
             from lava_spikingunet.ann.ilif import ILIF, point_key
+
             self.ilif = nn.ModuleDict(
                 {point_key(n): ILIF(cfg.levels) for n in activation_points(cfg.depth)}
             )

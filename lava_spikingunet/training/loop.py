@@ -67,9 +67,7 @@ def _warm_start(model: UNet, path: str) -> None:
     init = load_checkpoint(path)
     own = model.state_dict()
     missing = [k for k in init["state_dict"] if k not in own]
-    mismatched = [
-        k for k, v in init["state_dict"].items() if k in own and own[k].shape != v.shape
-    ]
+    mismatched = [k for k, v in init["state_dict"].items() if k in own and own[k].shape != v.shape]
     if missing or mismatched:
         raise UserError(
             f"--init {path} does not fit this U-Net "
