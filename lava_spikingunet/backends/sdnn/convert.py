@@ -2,9 +2,11 @@
 section 6).
 
 The quantized multi-threshold graph (:func:`lava_spikingunet.fixed_point.quantize_graph`)
-fixes, per neuron node, a state scale ``S`` (integer units per float unit) and per edge a
-float weight per unit of the source's output. The ``sdnn`` form keeps each node's state
-units and bias and chooses, from the hardware profile:
+gives the node and edge structure, the float weights per unit of the source's output and
+the readout scale. The ``sdnn`` form chooses, from the hardware profile:
+
+- each neuron's state scale ``S`` (a power-of-two threshold unit): the state holds
+  ``+-2^headroom_bits`` float units, and the bias is re-quantized in it;
 
 - ``state_exp`` of every neuron: its messages are ``act >> state_exp``, so one message unit
   is ``2^state_exp`` state units. The smallest value at which every outgoing edge's weights,
@@ -33,7 +35,10 @@ from lava_spikingunet.fixed_point.quantize import graph_format, quantize_bias, q
 from lava_spikingunet.graph.ir import NeuronNode, ReadoutNode, SpikingGraph
 from lava_spikingunet.graph.timing import set_native_delays
 
-__all__ = ["is_sdnn", "longest_path", "settle_steps", "to_sdnn"]
+__all__ = ["HEADROOM_BITS", "is_sdnn", "longest_path", "settle_steps", "to_sdnn"]
+
+#: A neuron's state holds +-2^HEADROOM_BITS float (normalized activation) units.
+HEADROOM_BITS = 5
 
 
 def longest_path(graph: SpikingGraph) -> dict[str, int]:
@@ -70,12 +75,17 @@ def to_sdnn(
     *,
     vth: int = 0,
     state_exp: int | None = None,
+    headroom_bits: int = HEADROOM_BITS,
 ) -> SpikingGraph:
     """The ``sdnn`` form of the quantized graph ``q`` (a new graph).
 
     ``profile``: hardware profile (name, profile object) for the formats, default the one
     ``q`` was quantized for. ``vth``: every neuron's delta threshold in message units.
     ``state_exp``: force one ``state_exp`` for every neuron (default: chosen per neuron).
+    ``headroom_bits``: each neuron's state scale is re-chosen so that its 24-bit (profile)
+    state holds ``+-2^headroom_bits`` float units (the graph's units are normalized
+    activations, ~1 at the calibration percentile): a sigma-delta state is one step's
+    value, not a ``T``-step membrane, so it can use the bits the quantizer kept for that.
     """
     if not q.is_quantized:
         raise ValueError("to_sdnn needs a quantized graph (fixed_point.quantize_graph)")
@@ -103,6 +113,11 @@ def to_sdnn(
     def dst_scale(name: str) -> float:
         return ro_scale if name == g.readout_name else float(g.node(name).scale)
 
+    # the state scale: a neuron's state holds +-2^headroom_bits float (normalized) units
+    for n in g.neurons():
+        node = g.node(n)
+        unit_f = node.theta_unit * math.ldexp(1.0, state_bits - 1 - int(headroom_bits))
+        node.theta_unit_int = max(1, 1 << max(0, round(math.log2(unit_f))))
     conv_cfg = g.meta.extra.get("conversion") or {}
     bias_shift = bool(conv_cfg.get("bias_shift"))
     fed = {d for _, d, e in g.edges() if getattr(e, "static", False)}
