@@ -121,12 +121,11 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from lava_spikingunet.checkpoints import load_unet
-    from lava_spikingunet.conversion import PRESETS, ConversionConfig, calibrate, convert_unet
+    from lava_spikingunet.conversion import PRESETS, ConversionConfig
     from lava_spikingunet.conversion import tasks as T
     from lava_spikingunet.errors import UserError
     from lava_spikingunet.fileio import check_writable
     from lava_spikingunet.graph.serialize import save_graph
-    from lava_spikingunet.graph.timing import pipeline_depth
     from lava_spikingunet.limits import check_thresholds, check_timesteps
 
     check_writable(args.out, args.overwrite)
@@ -170,31 +169,16 @@ def run(args: argparse.Namespace) -> int:
         if frame[0] % m or frame[1] % m:
             raise UserError(f"--frame {frame[0]}x{frame[1]} must divide by 2^depth = {m}")
 
-    batches = T.training_batches(task, args.batch)
-    stats = calibrate(
-        unet,
-        batches,
-        max_batches=args.calib_batches,
-        max_samples=args.max_samples or None,
-        seed=args.seed,
-        progress=not args.no_progress,
-    )
-    graph = convert_unet(unet, stats, frame[0], frame[1], cfg)
+    if unet.config.activation == "ilif":
+        graph = _convert_ilif(unet, frame, args)
+    else:
+        graph = _convert_calibrated(unet, task, frame, cfg, args)
     graph.meta.extra.update(
         T.task_extra(task),
         checkpoint=str(args.checkpoint),
         unet_metrics=meta.get("metrics") or {},
         train_options=train_options or {},
     )
-    lam = graph.meta.extra["lambdas"]
-    print(
-        f"converted {task_name} U-Net (width {unet.config.base_width}, depth "
-        f"{unet.config.depth}): {cfg.neuron.upper()} N={cfg.thresholds} theta1="
-        f"{cfg.first_threshold:g}, {cfg.norm}-wise p={cfg.percentile:g}, T={cfg.timesteps}"
-        f"{' (bias shift)' if cfg.bias_shift else ''}, "
-        f"frame {frame[0]}x{frame[1]}, pipeline depth {pipeline_depth(graph)} steps"
-    )
-    print("lambdas: " + ", ".join(f"{k}={v:.3g}" for k, v in lam.items()))
     if args.eval:
         from lava_spikingunet.snn.module import SpikingUNetModule
 
@@ -208,3 +192,50 @@ def run(args: argparse.Namespace) -> int:
     save_graph(args.out, graph, overwrite=args.overwrite)
     print(f"wrote {args.out}")
     return 0
+
+
+def _convert_ilif(unet, frame, args):
+    """An I-LIF U-Net: exact conversion at T = 1, no calibration (docs/ilif.md)."""
+    from lava_spikingunet.conversion.ilif import convert_ilif
+    from lava_spikingunet.errors import UserError
+    from lava_spikingunet.graph.timing import pipeline_depth
+
+    if args.timesteps not in (None, 1):
+        raise UserError("an I-LIF U-Net converts at T = 1 (its counts are one step); drop --T")
+    graph = convert_ilif(unet, frame[0], frame[1])
+    n = graph.node(graph.neurons()[0]).n_thresholds
+    print(
+        f"converted I-LIF U-Net (width {unet.config.base_width}, depth {unet.config.depth}, "
+        f"D = {unet.config.levels}): MT N={n} theta1=1 with the half-quantum bias shift, "
+        f"T=1, exact (no calibration), frame {frame[0]}x{frame[1]}, pipeline depth "
+        f"{pipeline_depth(graph)} steps, {pipeline_depth(graph) + 1} steps per frame"
+    )
+    return graph
+
+
+def _convert_calibrated(unet, task, frame, cfg, args):
+    """A ReLU U-Net: calibrate activation scales, normalize, MT neurons."""
+    from lava_spikingunet.conversion import calibrate, convert_unet
+    from lava_spikingunet.conversion import tasks as T
+    from lava_spikingunet.graph.timing import pipeline_depth
+
+    batches = T.training_batches(task, args.batch)
+    stats = calibrate(
+        unet,
+        batches,
+        max_batches=args.calib_batches,
+        max_samples=args.max_samples or None,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    graph = convert_unet(unet, stats, frame[0], frame[1], cfg)
+    lam = graph.meta.extra["lambdas"]
+    print(
+        f"converted {task.name} U-Net (width {unet.config.base_width}, depth "
+        f"{unet.config.depth}): {cfg.neuron.upper()} N={cfg.thresholds} theta1="
+        f"{cfg.first_threshold:g}, {cfg.norm}-wise p={cfg.percentile:g}, T={cfg.timesteps}"
+        f"{' (bias shift)' if cfg.bias_shift else ''}, "
+        f"frame {frame[0]}x{frame[1]}, pipeline depth {pipeline_depth(graph)} steps"
+    )
+    print("lambdas: " + ", ".join(f"{k}={v:.3g}" for k, v in lam.items()))
+    return graph
