@@ -100,3 +100,49 @@ def check_memory(needed: int, available: int, what: str, fix: str) -> None:
         raise ResourceLimitError(
             f"{what} needs about {_gib(needed)} but {_gib(available)} is available; {fix}"
         )
+
+
+#: Measured cost per neuron (or input) element: the reference's float and integer
+#: working buffers, and Lava's shared-memory channels (per element of an edge's target;
+#: times the source's N channels in the cascade form).
+REFERENCE_BYTES_PER_ELEMENT = 96
+LAVA_SHM_BYTES_PER_ELEMENT = 800
+
+
+def _elements(graph) -> int:
+    import numpy as np
+
+    return sum(int(np.prod(graph.node(n).shape)) for n in graph.order())
+
+
+def check_reference_memory(graph, frames: int = 1, record_steps: int = 0) -> None:
+    """Refuse a reference run whose buffers would not fit in memory (with the figure)."""
+    c, h, w = graph.node(graph.input_name).shape
+    needed = _elements(graph) * (REFERENCE_BYTES_PER_ELEMENT + record_steps) * max(1, frames)
+    check_memory(
+        needed,
+        available_memory(),
+        f"the integer reference on a {h}x{w} frame",
+        "use a smaller frame (crop the image)",
+    )
+
+
+def check_lava_memory(graph, form: str = "graded") -> None:
+    """Refuse a Lava run whose shared-memory channels would not fit in /dev/shm."""
+    import numpy as np
+
+    from lava_spikingunet.graph.ir import NeuronNode
+
+    total = 0
+    for src, dst, _e in graph.edges():
+        n = graph.node(src)
+        fan = n.n_thresholds if form == "cascade" and isinstance(n, NeuronNode) else 1
+        total += int(np.prod(graph.node(dst).shape)) * fan
+    needed = total * LAVA_SHM_BYTES_PER_ELEMENT
+    c, h, w = graph.node(graph.input_name).shape
+    check_memory(
+        needed,
+        min(available_shm(), available_memory()),
+        f"Lava's shared-memory channels for a {h}x{w} frame ({form} form)",
+        "use a smaller frame (crop the image), or the reference backend",
+    )

@@ -228,13 +228,16 @@ def run(args: argparse.Namespace) -> int:
     from lava_spikingunet.commands import not_implemented
     from lava_spikingunet.errors import UserError
     from lava_spikingunet.fileio import check_writable
+    from lava_spikingunet.limits import (
+        check_lava_memory,
+        check_reference_memory,
+        check_timesteps,
+    )
     from lava_spikingunet.reference.input_current import size_multiple
     from lava_spikingunet.reference.module import pad_frames, with_delays
 
     if args.out:
-        if Path(args.out).suffix.lower() not in OUT_SUFFIXES:
-            raise UserError(f"--out must end in one of {', '.join(OUT_SUFFIXES)}")
-        check_writable(args.out, args.overwrite)
+        check_writable(args.out, args.overwrite, suffixes=OUT_SUFFIXES)
     graph = load_model(args.model)
     if not graph.is_quantized:
         raise UserError(f"{args.model} is not quantized; run `spikingunet quantize` first")
@@ -243,11 +246,18 @@ def run(args: argparse.Namespace) -> int:
         graph.meta.neuron_form = args.form
     channels = graph.node(graph.input_name).shape[0]
     x = load_input(args.image, channels)
-    steps = args.timesteps or graph.meta.timesteps
+    steps = check_timesteps(args.timesteps or graph.meta.timesteps, "--T")
 
     import torch
 
     xp, (h, w) = pad_frames(torch.as_tensor(x)[None], size_multiple(graph))
+    sized = graph
+    if tuple(xp.shape[2:]) != graph.node(graph.input_name).shape[1:]:
+        sized = graph.resized(*xp.shape[2:])
+    if args.backend == "lava":
+        check_lava_memory(sized, graph.meta.neuron_form)
+    else:
+        check_reference_memory(sized)
     t0 = time.perf_counter()
     try:
         out = BACKENDS[args.backend](graph, xp[0].numpy(), steps)

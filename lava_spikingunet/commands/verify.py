@@ -81,24 +81,35 @@ def run(args: argparse.Namespace) -> int:
     from lava_spikingunet.commands.simulate import load_input, load_model
     from lava_spikingunet.errors import UserError
     from lava_spikingunet.fileio import check_writable, write_text_atomic
+    from lava_spikingunet.graph.timing import frame_steps
+    from lava_spikingunet.limits import check_lava_memory, check_reference_memory
     from lava_spikingunet.reference.input_current import size_multiple
 
+    if not args.timeout > 0 or args.timeout == float("inf"):
+        raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     if args.out:
-        check_writable(args.out, args.overwrite)
+        check_writable(args.out, args.overwrite, suffixes=(".json",))
     graph = load_model(args.model)
     if not graph.is_quantized:
         raise UserError(f"{args.model} is not quantized: run `spikingunet quantize` first")
     c, h, w = graph.node(graph.input_name).shape
     frame = load_input(args.image, c)
+    m = size_multiple(graph)
+    if frame.shape[1] % m or frame.shape[2] % m:
+        # like simulate: pad (reflect) to the next multiple of 2^depth; both runs see it
+        import torch
+
+        from lava_spikingunet.reference.module import pad_frames
+
+        fh, fw = frame.shape[1:]
+        frame = pad_frames(torch.as_tensor(frame)[None], m)[0][0].numpy()
+        print(f"padded the {fh}x{fw} image to {frame.shape[1]}x{frame.shape[2]} (multiple of {m})")
     if frame.shape[1:] != (h, w):
-        m = size_multiple(graph)
-        if frame.shape[1] % m or frame.shape[2] % m:
-            raise UserError(
-                f"image is {frame.shape[1]}x{frame.shape[2]}; the model needs sides divisible "
-                f"by {m} (it was exported for {h}x{w})"
-            )
         graph = graph.resized(frame.shape[1], frame.shape[2])
     forms = resolve_forms(args.form or graph.meta.neuron_form)
+    check_reference_memory(graph, record_steps=frame_steps(graph))
+    for form in forms:
+        check_lava_memory(graph, form)
     reports = verify_frame(
         graph, frame, forms, args.timeout, progress=lambda s: print(f"running {s} ...")
     )

@@ -137,9 +137,9 @@ def frames_from_array(arr, path: Path) -> np.ndarray:
                 f"{path}: integer array ({arr.dtype}) with values {lo}..{hi}; give float "
                 "values in [0, 1], or uint8 (0..255) / uint16 (0..65535)"
             )
-        return np.asarray(arr, dtype=np.float64)
+        return np.array(arr, dtype=np.float64)
     with np.errstate(all="ignore"):
-        out = np.asarray(arr, dtype=np.float64)
+        out = np.array(arr, dtype=np.float64)  # a copy: never the read-only memory map
     if not np.all(np.isfinite(out)):
         raise UserError(f"{path}: the frames contain NaN or infinite values")
     lo, hi = float(out.min()), float(out.max())
