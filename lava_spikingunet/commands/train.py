@@ -92,6 +92,18 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from exc
     if not args.sparsity >= 0:
         raise UserError(f"--sparsity must be >= 0, got {args.sparsity}")
+    import math
+
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise UserError(f"--lr must be a finite number > 0, got {args.lr}")
+    if args.time_budget is not None and not (
+        math.isfinite(args.time_budget) and args.time_budget > 0
+    ):
+        raise UserError(
+            f"--time-budget must be a finite number of minutes > 0, got {args.time_budget}"
+        )
+    if args.warmup < 0:
+        raise UserError(f"--warmup must be >= 0, got {args.warmup}")
     for name in ("steps", "batch", "width", "depth", "eval_every", "checkpoint_every"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1")

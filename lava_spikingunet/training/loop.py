@@ -57,9 +57,11 @@ def _check_run_dir(out: Path, resume: bool, overwrite: bool) -> None:
             f"{out} already holds {existing[0].name}; pass --resume to continue that run "
             "or --overwrite to start it again from scratch"
         )
-    if overwrite and not resume:
-        for p in (out / CHECKPOINT, out / FINAL, out / METRICS):
-            p.unlink(missing_ok=True)
+    if existing and overwrite and not resume:
+        # Nothing is deleted here: the new run replaces each file (atomically) when it
+        # writes its own, so a run that fails to start (bad data root, bad --init)
+        # leaves the old one whole.
+        log(f"note: --overwrite: the files in {out} are replaced as the new run writes them")
 
 
 def _warm_start(model: UNet, path: str) -> None:
