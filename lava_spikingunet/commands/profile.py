@@ -101,8 +101,10 @@ def run(args: argparse.Namespace) -> int:
     forms = resolve_forms(args.form)
     if args.form not in FORM_GROUPS:
         check_form(profile, args.form)
-    if args.timesteps is not None and args.timesteps < 1:
-        raise UserError(f"--T must be >= 1, got {args.timesteps}")
+    if args.timesteps is not None:
+        from lava_spikingunet.limits import check_timesteps
+
+        check_timesteps(args.timesteps, "--T")
     out_dir = Path(args.out) if args.out else None
     if out_dir is not None:
         if out_dir.exists() and not out_dir.is_dir():
@@ -111,7 +113,15 @@ def run(args: argparse.Namespace) -> int:
         if clash and not args.overwrite:
             raise UserError(f"{out_dir} already holds {', '.join(clash)} (pass --overwrite)")
 
+    if out_dir is not None:
+        from lava_spikingunet.fileio import check_writable
+
+        check_writable(out_dir / "profile.json", overwrite=True, what="--out")
     rec, xp = _record(args.model, args.image, args.delays, args.timesteps)
+    # the second model too is read and run before anything is written
+    second = (
+        _record(args.compare, args.image, args.delays, args.timesteps) if args.compare else None
+    )
     graph = rec.graph
     if args.layer is not None and args.layer not in rec.counts:
         raise UserError(f"no neuron layer {args.layer!r}; layers: {', '.join(graph.neurons())}")
@@ -145,8 +155,8 @@ def run(args: argparse.Namespace) -> int:
     panels = [
         (_title(args.model, graph, args.delays), ann_activations(graph, xp), spike_rates(rec))
     ]
-    if args.compare:
-        rec2, xp2 = _record(args.compare, args.image, args.delays, args.timesteps)
+    if second is not None:
+        rec2, xp2 = second
         title = _title(args.compare, rec2.graph, args.delays)
         panels.append((title, ann_activations(rec2.graph, xp2), spike_rates(rec2)))
     written.append(figures.plot_activation_vs_rate(panels, out_dir / "activation_vs_rate.png"))
