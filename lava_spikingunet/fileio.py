@@ -48,6 +48,24 @@ def check_writable(
     return path
 
 
+def check_free_space(path: str | os.PathLike, nbytes: int, what: str = "--out") -> None:
+    """Refuse to start writing ``nbytes`` (an estimate) where the disk has less free."""
+    import shutil
+
+    parent = Path(path).parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    try:
+        free = shutil.disk_usage(parent).free
+    except OSError:
+        return
+    if nbytes > free:
+        raise UserError(
+            f"cannot write {what} {path}: it needs about {nbytes / 2**20:.1f} MiB but "
+            f"{parent} has {free / 2**20:.1f} MiB free"
+        )
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it into place on success.

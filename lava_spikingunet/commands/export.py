@@ -36,6 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from lava_spikingunet.backends.netx import export_netx, read_netx_info
     from lava_spikingunet.commands.simulate import load_model
     from lava_spikingunet.errors import UserError
@@ -48,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
     if not graph.is_quantized:
         raise UserError(f"{args.model} is not quantized: run `spikingunet quantize` first")
     check_lava_supported(graph, str(args.model))
+    from lava_spikingunet.fileio import check_free_space
+
+    arrays = sum(np.size(getattr(e, "mant", 0)) for _s, _d, e in graph.edges())
+    check_free_space(args.out, (arrays * 8 * (2 if args.include_float else 1)) + (1 << 20))
     if args.delays == "balanced":
         balance_delays(graph)
     try:

@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from lava_spikingunet.snn.module import SpikingUNetModule
 
     check_writable(args.out, args.overwrite)
-    if not args.lr > 0:
-        raise UserError(f"--lr must be > 0, got {args.lr}")
+    if not 0 < args.lr < float("inf"):
+        raise UserError(f"--lr must be a finite number > 0, got {args.lr}")
     if args.time_budget is not None and args.time_budget < 0:
         raise UserError("--time-budget must be >= 0 minutes")
     torch.set_num_threads(args.threads)
