@@ -1,0 +1,121 @@
+"""Train the blind denoisers and the I-LIF U-Nets, and publish them to ``checkpoints/``.
+
+Recipes (:data:`RECIPES`), all width 16, depth 3, seed 0, one thread:
+
+- ``denoise-grey-blind`` / ``denoise-colour-blind``: float U-Nets fine-tuned from the
+  sigma-25 baselines over sigma uniform in [0, 55] (blind denoising);
+- ``<task>-ilif``: quantization-aware fine-tuning with I-LIF activations (D = 15, an MT
+  neuron with N = 4) from the float U-Net of the same task (the blind ones for the
+  denoisers), with the synop penalty (``sparsity``; docs/ilif.md).
+
+    .venv/bin/python -m benchmarks.train_ilif                       # every missing run
+    .venv/bin/python -m benchmarks.train_ilif drive-ilif --publish  # one, then publish
+
+Runs live in ``runs/<name>/`` (resumable); ``--publish`` copies ``final.pt`` and
+``metrics.json`` to ``checkpoints/<name>.pt`` / ``.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+CKPT = REPO / "checkpoints"
+
+_BLIND = dict(sigma_min=0.0, sigma_max=55.0, lr=5e-4, warmup=100, batch=16, patch=64)
+_ILIF = dict(activation="ilif", levels=15, lr=2e-4, warmup=50)
+
+#: name -> (task, TrainOptions fields). ``init`` is relative to the repository.
+RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
+    "denoise-grey-blind": (
+        "denoise-grey",
+        dict(_BLIND, steps=3500, init="checkpoints/denoise-grey.pt"),
+    ),
+    "denoise-colour-blind": (
+        "denoise-colour",
+        dict(_BLIND, steps=2500, init="checkpoints/denoise-colour.pt"),
+    ),
+    "denoise-grey-ilif": (
+        "denoise-grey",
+        dict(_BLIND, **_ILIF, steps=1500, sparsity=1e-4, init="checkpoints/denoise-grey-blind.pt"),
+    ),
+    "denoise-colour-ilif": (
+        "denoise-colour",
+        dict(
+            _BLIND, **_ILIF, steps=1200, sparsity=1e-4, init="checkpoints/denoise-colour-blind.pt"
+        ),
+    ),
+    "drive-ilif": (
+        "drive",
+        dict(_ILIF, steps=1500, batch=32, patch=48, sparsity=0.01, init="checkpoints/drive.pt"),
+    ),  # fmt: skip
+    "isbi2012-ilif": (
+        "isbi2012",
+        dict(_ILIF, steps=600, batch=8, patch=128, sparsity=0.01, init="checkpoints/isbi2012.pt"),
+    ),  # fmt: skip
+    "camseq01-ilif": (
+        "camseq01",
+        dict(_ILIF, steps=600, batch=8, patch=128, sparsity=0.01, init="checkpoints/camseq01.pt"),
+    ),  # fmt: skip
+}
+COMMON = dict(width=16, depth=3, seed=0, eval_every=250, checkpoint_every=250)
+#: The blind runs must exist before the denoisers' I-LIF runs start from them.
+ORDER = tuple(RECIPES)
+
+
+def options_for(name: str):
+    from lava_spikingunet.training import TrainOptions
+
+    task, fields = RECIPES[name]
+    return TrainOptions(task=task, **COMMON, **fields)
+
+
+def run(name: str, runs: Path, data_root: str | None, threads: int) -> dict[str, Any]:
+    from lava_spikingunet.training import train
+
+    out = runs / name
+    options = options_for(name)
+    init = REPO / options.init
+    if not init.is_file():
+        raise SystemExit(f"{name}: its start {options.init} is missing; run/publish it first")
+    options.init = str(init.relative_to(REPO))
+    resume = (out / "checkpoint.pt").exists()
+    if (out / "final.pt").exists():
+        print(f"{name}: done ({out / 'final.pt'})")
+    else:
+        train(options, out, data_root=data_root, resume=resume, threads=threads, progress=False)
+    return json.loads((out / "metrics.json").read_text())
+
+
+def publish(name: str, runs: Path) -> None:
+    out = runs / name
+    shutil.copy(out / "final.pt", CKPT / f"{name}.pt")
+    shutil.copy(out / "metrics.json", CKPT / f"{name}.json")
+    print(f"published checkpoints/{name}.pt")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("names", nargs="*", help=f"recipes (default: all): {', '.join(RECIPES)}")
+    p.add_argument("--runs", type=Path, default=REPO / "runs")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--publish", action="store_true", help="copy finished runs to checkpoints/")
+    args = p.parse_args(argv)
+    unknown = [n for n in args.names if n not in RECIPES]
+    if unknown:
+        p.error(f"unknown recipe(s) {unknown}; known: {', '.join(RECIPES)}")
+    for name in [n for n in ORDER if n in (args.names or ORDER)]:
+        summary = run(name, args.runs, args.data_root, args.threads)
+        print(f"{name}: {summary['metrics']}")
+        if args.publish:
+            publish(name, args.runs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
