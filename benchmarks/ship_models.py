@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lava_spikingunet.fileio import write_text_atomic
+
 REPO = Path(__file__).resolve().parents[1]
 
 #: Per task: the paper's T for it, the exported frame size, the metric the card leads with.
@@ -204,9 +206,198 @@ def write_card(folder: Path, task: str, info: dict[str, Any]) -> None:
     (folder / "MODEL_CARD.md").write_text("\n".join(lines))
 
 
+ILIF_DATA = {
+    "denoise-grey": "Train400 (grey, 64x64 patches, Gaussian noise sigma uniform in [0, 55]: "
+    "blind) -> BSD68",
+    "denoise-colour": "BSD200 (colour, sigma uniform in [0, 55]: blind) -> CBSD68",
+}
+
+
+def ship_ilif(task: str, threads: int, invocation: str) -> int:
+    """Ship the T = 1 I-LIF Spiking-UNet of ``task`` to ``netx_exports/<task>-t1/``."""
+    import torch
+
+    from benchmarks.ilif import CHECKPOINTS, SIGMAS
+    from lava_spikingunet.backends.netx import load_netx, read_netx
+    from lava_spikingunet.checkpoints import load_unet
+    from lava_spikingunet.conversion import tasks as T
+    from lava_spikingunet.reference.module import IntegerSpikingUNetModule
+
+    float_name, ilif_name = CHECKPOINTS[task]
+    unet_ckpt, ilif_ckpt = (
+        REPO / "checkpoints" / f"{float_name}.pt",
+        REPO / "checkpoints" / f"{ilif_name}.pt",
+    )
+    recipe = RECIPES[task]
+    work = REPO / "runs" / "ship" / f"{task}-t1"
+    work.mkdir(parents=True, exist_ok=True)
+    ship = REPO / "netx_exports" / f"{task}-t1"
+    ship.mkdir(parents=True, exist_ok=True)
+    rel = lambda p: str(Path(p).relative_to(REPO))  # noqa: E731
+    cmds: list[str] = []
+    converted, quant, h5 = work / "converted.pt", work / "quantized.pt", ship / "model.h5"
+    spikingunet(["convert", rel(ilif_ckpt), "--out", rel(converted), "--frame", recipe["frame"],
+                 "--overwrite", "--no-progress", "--threads", str(threads)], cmds)  # fmt: skip
+    spikingunet(["quantize", rel(converted), "--out", rel(quant), "--hw", "loihi2",
+                 "--json", rel(work / "quantize.json"), "--overwrite"], cmds)  # fmt: skip
+    spikingunet(["export", rel(quant), "--out", rel(h5), "--delays", "balanced",
+                 "--overwrite"], cmds)  # fmt: skip
+    side = int(recipe["frame"].split("x")[0])
+    frame = first_test_frame(task, work / "first_test_frame.npy", side)
+    spikingunet(["verify", rel(h5), "--image", rel(frame), "--form", "all",
+                 "--out", rel(work / "verify.json"), "--overwrite"], cmds)  # fmt: skip
+    spikingunet(["profile", rel(h5), "--image", rel(frame), "--hw", "loihi2",
+                 "--out", rel(work / "profile"), "--overwrite"], cmds)  # fmt: skip
+
+    unet, _ = load_unet(unet_ckpt)
+    ilif, ilif_meta = load_unet(ilif_ckpt)
+    torch.save({"config": unet.config.to_dict(), "state_dict": unet.state_dict(),
+                "task": task}, ship / "unet.pt")  # fmt: skip
+    t = T.load_task(task, None)
+    kw = {"sigmas": SIGMAS, "with_ssim": True} if task.startswith("denoise") else {}
+    metrics = {}
+    models = {"unet": unet, "ilif_unet": ilif,
+              "integer_snn": IntegerSpikingUNetModule(load_netx(h5), delays="graph")}  # fmt: skip
+    for name, model in models.items():
+        t0 = time.perf_counter()
+        metrics[name] = T.evaluate(t, model, **kw)
+        print(f"{name}: {metrics[name]} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    graph, info = read_netx(h5)
+    first = graph.neurons()[0]
+    verify = json.loads((work / "verify.json").read_text())
+    report = json.loads((work / "profile" / "profile.json").read_text())
+    totals = report["frame"]
+    forms = [v["form"] for v in verify]
+    summary = {
+        "task": task,
+        "key": recipe["key"],
+        "metrics": metrics,
+        "data": ILIF_DATA.get(task, DATA[task]),
+        "test": "full test split (docs/data.md)",
+        "width": unet.config.base_width,
+        "depth": unet.config.depth,
+        "params": sum(p.numel() for p in unet.parameters()),
+        "levels": ilif.config.levels,
+        "ilif_train": (ilif_meta.get("train") or {}).get("options"),
+        "checkpoints": {"unet": rel(unet_ckpt), "ilif": rel(ilif_ckpt)},
+        "n_thresholds": graph.node(first).n_thresholds,
+        "theta_unit_int": graph.node(first).theta_unit_int,
+        "hw": info.hw_profile,
+        "form": info.neuron_form,
+        "T": info.timesteps,
+        "depth_steps": info.pipeline_depth,
+        "steps_per_frame": info.frame_steps,
+        "size_mb": h5.stat().st_size / 1e6,
+        "verify": {
+            "frame": "x".join(str(s) for s in graph.resized(side, side).node(first).shape[1:]),
+            "mismatches": {
+                f: sum(r["mismatches"] for r in v["layers"]) + v["readout_mismatches"]
+                for f, v in zip(forms, verify, strict=True)
+            },
+        },
+        "profile": {
+            "ann_macs": int(totals["ann_macs"]),
+            "synops": {f: int(totals[f]["synops"]) for f in ("graded", "cascade", "virtual")},
+            "synops_per_mac": {
+                f: float(totals[f]["synops_per_ann_mac"]) for f in ("graded", "cascade", "virtual")
+            },
+            "paper_snn_uj": {
+                f: float(totals[f]["paper_snn_energy_uj"]) for f in ("graded", "cascade", "virtual")
+            },
+            "paper_ann_uj": float(totals["paper_ann_energy_uj"]),
+            "loihi2_uj": {
+                f: float(totals[f]["energy_uj"]) for f in ("graded", "cascade", "virtual")
+            },
+            "cores_graded": report["mapping"]["graded"].get("cores"),
+        },
+        "commands": cmds,
+        "invocation": invocation,
+    }
+    write_text_atomic(ship / "metrics.json", json.dumps(summary, indent=2) + "\n", overwrite=True)
+    write_ilif_card(ship, task, summary)
+    shutil.copy(work / "profile" / "profile.json", ship / "profile.json")
+    print(f"\nwrote {rel(ship)}/: model.h5, unet.pt, metrics.json, MODEL_CARD.md")
+    return 0
+
+
+def write_ilif_card(folder: Path, task: str, info: dict[str, Any]) -> None:
+    m = info["metrics"]
+    rows = [
+        f"| {k} | {m['unet'][k]:.4f} | {m['ilif_unet'][k]:.4f} | {m['integer_snn'][k]:.4f} "
+        f"| {m['integer_snn'][k]:.4f} |"
+        for k in sorted(m["unet"])
+    ]
+    prof, ver = info["profile"], info["verify"]
+    spm = prof["synops_per_mac"]
+    train = info.get("ilif_train") or {}
+    mism = ", ".join(f"{n} in the {f} form" for f, n in ver["mismatches"].items())
+    lines = [
+        f"# {task}-t1: one-timestep I-LIF Spiking-UNet for Lava / Loihi 2",
+        "",
+        f"- **Data**: {info['data']}",
+        f"- **U-Net**: width {info['width']}, depth {info['depth']} "
+        f"({info['params']:,} parameters), `{info['checkpoints']['unet']}`",
+        f"- **I-LIF U-Net**: integer-valued activations with D = {info['levels']} levels "
+        f"(learned step per layer), fine-tuned from the U-Net with `spikingunet train "
+        f"--activation ilif --levels {info['levels']} --sparsity {train.get('sparsity', 0):g} "
+        f"--init ...` for {train.get('steps')} steps (`benchmarks/train_ilif.py`, "
+        f"`{info['checkpoints']['ilif']}`; docs/ilif.md)",
+        f"- **Spiking-UNet**: exact conversion (no calibration, no conversion error): MT "
+        f"neurons with N = {info['n_thresholds']} thresholds and the half-quantum bias shift, "
+        f"T = {info['T']}",
+        f"- **Fixed point** ({info['hw']}): 8-bit weight mantissa + exponent per connection, "
+        f"threshold unit {info['theta_unit_int']}, 24-bit saturating state",
+        f"- **Timing**: delay-balanced skips, pipeline depth {info['depth_steps']} steps, "
+        f"**{info['steps_per_frame']} steps per frame** (T = 1 + depth)",
+        f"- **File**: `model.h5` ({info['size_mb']:.2f} MB, netx HDF5, docs/netx_schema.md), "
+        f"neuron form {info['form']} (graded, cascade and virtual all run and verify)",
+        "",
+        f"## Test metrics ({info['test']})",
+        "",
+        "| metric | U-Net | I-LIF U-Net | integer SNN (T = 1) | Lava |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+        "The Lava column equals the integer column because Lava is bit-identical to the "
+        f"integer reference: `spikingunet verify --form all` on the first test image "
+        f"({ver['frame']}) found {mism}, over every layer's spikes at every step and the "
+        "readout.",
+        "",
+        f"## Cost per frame ({ver['frame']}, loihi2 profile)",
+        "",
+        f"- synaptic ops per ANN MAC: **{spm['graded']:.3f} graded**, {spm['cascade']:.3f} "
+        f"binary cascade, {spm['virtual']:.3f} virtual (accumulate-only); the U-Net needs "
+        f"{prof['ann_macs']:,} MACs (synops = spikes x fan-out over every step of the frame, "
+        "docs/profiling.md)",
+        f"- energy, paper model (0.9 pJ/AC vs 4.6 pJ/MAC): SNN "
+        f"{prof['paper_snn_uj']['graded']:.2f} uJ (graded) vs U-Net {prof['paper_ann_uj']:.2f} uJ",
+        f"- energy, loihi2 profile figures (estimates, see hw_profiles/loihi2.toml): "
+        f"{prof['loihi2_uj']['graded']:.1f} uJ graded, {prof['loihi2_uj']['cascade']:.1f} uJ "
+        f"cascade, {prof['loihi2_uj']['virtual']:.1f} uJ virtual",
+        f"- cores (graded form, shared-weight mapping model): {prof['cores_graded']}",
+        "",
+        "## Reproduce",
+        "",
+        f"`.venv/bin/python -m benchmarks.ship_models {info['invocation']}` ran:",
+        "",
+        "```",
+        *info["commands"],
+        "```",
+        "",
+        "and measured the test metrics with `conversion.tasks.evaluate` on the U-Net, the "
+        "I-LIF U-Net and the exported `model.h5`. Raw numbers: `metrics.json`.",
+        "",
+    ]
+    write_text_atomic(folder / "MODEL_CARD.md", "\n".join(lines), overwrite=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("task", choices=sorted(RECIPES))
+    p.add_argument(
+        "--ilif", action="store_true",
+        help="ship the T = 1 I-LIF model (checkpoints/<task>-ilif.pt) to netx_exports/<task>-t1/",
+    )  # fmt: skip
     p.add_argument("--T", type=int, default=None, help="time steps (default: the recipe's)")
     p.add_argument(
         "--preset", choices=("deploy", "paper"), default="deploy",
@@ -221,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
         help="use this fine-tuned graph instead of fine-tuning (its command is recorded)",
     )  # fmt: skip
     args = p.parse_args(argv)
+    if args.ilif:
+        invocation = " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+        return ship_ilif(args.task, args.threads, invocation)
 
     import torch
 
