@@ -167,6 +167,27 @@ def _release_runtime(proc) -> None:
             pass
 
 
+#: Functions an exception must not be raised in: Python prints "Exception ignored" and
+#: carries on (fork hooks of logging/threading/random, finalizers).
+_FRAGILE = frozenset(
+    {
+        "__del__",
+        "_releaseLock",
+        "_acquireLock",
+        "_after_fork",
+        "_at_fork_reinit",
+        "_after_at_fork_child_reinit_locks",
+        "_reset_internal_locks",
+        "_run_finalizers",
+        "_remove",
+    }
+)
+
+
+def _fragile(frame) -> bool:
+    return frame is not None and frame.f_code.co_name in _FRAGILE
+
+
 class _WorkerDied(BaseException):
     """Raised in the main thread by the watchdog's signal (then turned into LavaRunError)."""
 
@@ -181,6 +202,7 @@ class _Watchdog(threading.Thread):
         self.children: dict[int, multiprocessing.Process] = {}
         self.lock = threading.Lock()
         self.armed = True
+        self.pending = False
         self.message: str | None = None
         self._stop_event = threading.Event()
 
@@ -212,18 +234,19 @@ class _Watchdog(threading.Thread):
 
     def run(self) -> None:
         while not self._stop_event.wait(self.poll):
-            self.collect()
-            message = self.dead()
-            if message is None:
-                continue
             with self.lock:
                 if not self.armed:
                     return
-                self.message = message
-                kill_processes(self.children.values())
-                if threading.main_thread().is_alive():
+                if self.message is None:
+                    self.collect()
+                    self.message = self.dead()
+                    if self.message is not None:
+                        kill_processes(self.children.values())
+                        self.pending = True
+                if self.pending and threading.main_thread().is_alive():
+                    # (re)deliver: the handler defers itself in fragile spots
+                    self.pending = False
                     signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
-            return
 
     def disarm(self) -> None:
         with self.lock:
@@ -260,17 +283,30 @@ def lava_session(proc, timeout: float = 30.0, poll: float = 0.25) -> Iterator[ob
     watchdog = _Watchdog(before, poll)
     in_main = threading.current_thread() is threading.main_thread()
 
-    def _on_usr1(signum, frame):
-        if watchdog.armed:
-            raise _WorkerDied()
-
     interrupted: list[int] = []
+
+    def _raise_for(signum) -> None:
+        if interrupted:
+            raise Terminated() if interrupted[0] == signal.SIGTERM else KeyboardInterrupt()
+        raise _WorkerDied()
+
+    def _on_usr1(signum, frame):
+        if not watchdog.armed or (watchdog.message is None and not interrupted):
+            return
+        if _fragile(frame):
+            watchdog.pending = True  # the watchdog re-sends it at its next poll
+            return
+        _raise_for(signum)
 
     def _on_stop_signal(signum, frame):
         # The first Ctrl-C / SIGTERM raises; more while tearing down are only counted.
         interrupted.append(signum)
-        if len(interrupted) == 1:
-            raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        if len(interrupted) > 1:
+            return
+        if _fragile(frame) and watchdog.armed:
+            watchdog.pending = True
+            return
+        _raise_for(signum)
 
     old_handlers = {}
     if in_main:
