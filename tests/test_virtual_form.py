@@ -11,7 +11,11 @@ import pytest
 import torch
 from test_lava_vs_reference import random_quantized_unet  # the seeded random U-Nets
 
-from lava_spikingunet.backends.lava._common import substep_counts, thermometer
+from lava_spikingunet.backends.lava._common import (
+    pack_thermometer,
+    substep_counts,
+    thermometer,
+)
 from lava_spikingunet.backends.lava.numpy_ops import avgpool2d, conv2d, conv_transpose2d, shift
 from lava_spikingunet.graph.timing import frame_steps
 from lava_spikingunet.neuron_forms import NEURON_FORMS, check_neuron_form, resolve_forms
@@ -22,7 +26,7 @@ torch.set_num_threads(1)
 # --------------------------------------------------------------------------- rule 5
 
 
-@pytest.mark.parametrize("n", [1, 2, 4])
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 6, 8])
 def test_thermometer_code_fires_on_the_first_k_substeps(n):
     d = (1 << n) - 1
     k = np.arange(d + 1, dtype=np.int32).reshape(1, 1, -1)  # every count 0 .. 2^N - 1
@@ -31,7 +35,20 @@ def test_thermometer_code_fires_on_the_first_k_substeps(n):
     for j in range(d + 1):
         col = s[:, 0, 0, j]
         assert col.sum() == j and col[:j].all() and not col[j:].any()  # first k sub-steps
-    np.testing.assert_array_equal(substep_counts(s), k)
+    # on the wire: bit-packed, 8 sub-steps a byte (np.packbits order), ceil(D/8) bytes
+    packed = pack_thermometer(k, d)
+    assert packed.dtype == np.uint8 and packed.shape == ((d + 7) // 8, 1, 1, d + 1)
+    np.testing.assert_array_equal(packed, np.packbits(s, axis=0))
+    np.testing.assert_array_equal(substep_counts(packed), k)
+
+
+def test_substep_counts_of_any_binary_pattern():
+    rng = np.random.default_rng(0)
+    for d in (1, 7, 8, 9, 63, 255):
+        s = rng.random((d, 2, 3, 5)) < 0.4
+        got = substep_counts(np.packbits(s, axis=0))
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got, s.sum(0))
 
 
 @pytest.mark.parametrize("exp", [-7, -3, 0, 2])
@@ -74,7 +91,8 @@ def test_virtual_ports_refuse_a_wrong_substep_count():
     from lava_spikingunet.backends.lava import ConvSynapse, MTVirtualNeuron, connect_source
 
     src = MTVirtualNeuron(shape=(2, 4, 4), theta_unit_int=8, n_thresholds=3)
-    assert src.s_out_virtual.shape == (7, 2, 4, 4)
+    assert src.s_out_virtual.shape == (1, 2, 4, 4)  # D = 7 bits in one byte per neuron
+    assert MTVirtualNeuron(shape=(1, 2, 2), theta_unit_int=1).s_out_virtual.shape == (2, 1, 2, 2)
     w = np.ones((1, 2, 3, 3), dtype=np.int64)
     with pytest.raises(ValueError, match="virtual_substeps=15, source sends D=7"):
         connect_source(src, ConvSynapse(weight=w, in_shape=(2, 4, 4), virtual_substeps=15))
@@ -82,7 +100,7 @@ def test_virtual_ports_refuse_a_wrong_substep_count():
         ConvSynapse(weight=w, in_shape=(2, 4, 4), virtual_substeps=256)
     syn = ConvSynapse(weight=w, in_shape=(2, 4, 4), padding=1, virtual_substeps=7)
     connect_source(src, syn)
-    assert syn.s_in_virtual.shape == (7, 2, 4, 4)
+    assert syn.s_in_virtual.shape == (1, 2, 4, 4)
 
 
 # --------------------------------------------------------------------------- Lava

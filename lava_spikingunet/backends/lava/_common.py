@@ -103,13 +103,53 @@ def thermometer(k: np.ndarray, substeps: int) -> np.ndarray:
     return np.asarray(k)[None] > levels
 
 
-def substep_counts(s: np.ndarray) -> np.ndarray:
-    """Number of virtual sub-steps each source neuron spiked on, int32 ``s.shape[1:]``.
+def packed_substeps(substeps: int) -> int:
+    """Bytes per neuron of ``substeps`` bit-packed binary sub-steps: ``ceil(D / 8)``."""
+    return (int(substeps) + 7) // 8
+
+
+#: ``_FIRST_BITS[m]``: a byte whose first ``m`` sub-steps fire (most significant bit
+#: first, :func:`numpy.packbits`' order), ``m = 0 .. 8``.
+_FIRST_BITS = np.array([(0xFF00 >> m) & 0xFF for m in range(9)], dtype=np.uint8)
+_M1, _M2, _M4 = (np.uint64(m) for m in (0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F))
+
+
+def pack_thermometer(k: np.ndarray, substeps: int) -> np.ndarray:
+    """:func:`thermometer` bit-packed along the sub-step axis, uint8 ``(ceil(D/8), *k.shape)``.
+
+    Equal to ``np.packbits(thermometer(k, substeps), axis=0)`` (sub-step ``8 b + j`` is
+    bit ``7 - j`` of byte ``b``), built without the bool tensor: byte ``b`` holds the
+    first ``clip(k - 8 b, 0, 8)`` sub-steps of its eight.
+    """
+    k16 = np.asarray(k, dtype=np.int16)  # k <= D <= 255
+    out = np.empty((packed_substeps(substeps), *k16.shape), dtype=np.uint8)
+    m = np.empty_like(k16)
+    for b in range(out.shape[0]):  # one byte plane at a time: no (D, ...) temporaries
+        np.subtract(k16, 8 * b, out=m)
+        np.clip(m, 0, 8, out=m)
+        np.take(_FIRST_BITS, m, out=out[b], mode="clip")
+    return out
+
+
+def substep_counts(packed: np.ndarray) -> np.ndarray:
+    """Sub-steps each source neuron spiked on, int32, from bit-packed binary sub-steps
+    ``(ceil(D/8), ...)`` (any binary pattern, not only a thermometer code).
 
     This is how often a virtual-form synapse adds that neuron's weight mantissas in one
     Lava step (accumulate-only: one addition per binary spike).
     """
-    return np.add.reduce(np.asarray(s), axis=0, dtype=np.int32)
+    packed = np.asarray(packed, dtype=np.uint8)
+    n_bytes, shape = packed.shape[0], packed.shape[1:]
+    n = int(np.prod(shape))
+    flat = np.zeros((n_bytes, -(-n // 8) * 8), dtype=np.uint8)  # whole uint64 words
+    flat[:, :n] = packed.reshape(n_bytes, n)
+    x = flat.view(np.uint64)  # eight neurons' bytes per word
+    x = x - ((x >> np.uint64(1)) & _M1)  # SWAR bit count within each byte
+    x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
+    x = (x + (x >> np.uint64(4))) & _M4
+    # byte lanes never carry: a neuron has at most D <= 255 set bits over all its bytes
+    total = x.sum(0, dtype=np.uint64) if n_bytes > 1 else x[0]
+    return total.view(np.uint8)[:n].reshape(shape).astype(np.int32)
 
 
 def write_probe(model, index: int, value: np.ndarray) -> None:

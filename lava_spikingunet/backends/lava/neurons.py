@@ -12,9 +12,10 @@ All three implement docs/semantics.md section 1 with ``>=`` firing and saturatin
   on ``s_out_i`` and passes ``r - s_i * theta_i`` on. The stages' bits are the binary digits
   of ``k`` (most significant first), in the same step as the fused form.
 - :class:`MTVirtualNeuron` (one process, SpikeYOLO's spike-driven form) sends ``k`` as a
-  thermometer code on ``s_out_virtual``: a binary ``(D, C, H, W)`` tensor, ``D = 2^N - 1``
-  virtual sub-steps of the Lava step, where sub-step ``d`` carries ``s_d = [k > d]`` (the
-  neuron fires on the first ``k`` of them). Downstream synapses only accumulate.
+  thermometer code on ``s_out_virtual``: ``D = 2^N - 1`` binary virtual sub-steps of the
+  Lava step, where sub-step ``d`` carries ``s_d = [k > d]`` (the neuron fires on the first
+  ``k`` of them), bit-packed 8 sub-steps a byte (``(ceil(D/8), C, H, W)`` uint8,
+  ``np.packbits`` order). Downstream synapses only accumulate.
 
 Deadlock freedom of the cascade: within one step the integrator waits for ``a_in`` and for
 the residual ``r_in``; stage ``i`` waits for stage ``i-1`` only. The last stage closes the
@@ -42,11 +43,12 @@ from lava_spikingunet.backends.lava._common import (
     as_shape,
     check_common,
     frame_step,
+    pack_thermometer,
+    packed_substeps,
     per_channel,
     probe_params,
     record_shape,
     sat_bounds,
-    thermometer,
     write_probe,
 )
 
@@ -152,16 +154,17 @@ class MTVirtualNeuron(_MTLayer):
     """MT neuron layer in SpikeYOLO's virtual-step form: binary spikes, thermometer-coded.
 
     Same parameters and Vars as :class:`MTNeuron` (``spikes`` records the count ``k``).
-    Port ``s_out_virtual`` (OutPort, ``(D, *shape)`` bool, ``D = 2^N - 1``): at every Lava
-    step, ``s[d] = [k > d]`` for ``d = 0 .. D-1``, so a neuron with count ``k`` fires on
-    the first ``k`` virtual sub-steps. Connect it with :func:`connect_source` to a synapse
-    built with ``virtual_substeps = D``.
+    Port ``s_out_virtual`` (OutPort, ``(ceil(D/8), *shape)`` uint8, ``D = 2^N - 1``): at
+    every Lava step the binary sub-steps ``s[d] = [k > d]``, ``d = 0 .. D-1``, bit-packed
+    (``np.packbits(s, axis=0)``), so a neuron with count ``k`` fires on the first ``k``
+    virtual sub-steps. Connect it with :func:`connect_source` to a synapse built with
+    ``virtual_substeps = D``.
     """
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
         d = virtual_substeps(self.proc_params["n_thresholds"])
-        self.s_out_virtual = OutPort(shape=(d, *self.shape))
+        self.s_out_virtual = OutPort(shape=(packed_substeps(d), *self.shape))
         self.spikes = Var(shape=record_shape(self.proc_params["record_steps"], self.shape), init=0)
 
 
@@ -304,10 +307,12 @@ class _MTNeuronModel(PyLoihiProcessModel):
 
 
 class _MTVirtualNeuronModel(_MTNeuronModel):
-    """The fused neuron's update; ``k`` leaves as ``D`` thermometer-coded binary maps."""
+    """The fused neuron's update; ``k`` leaves as ``D`` thermometer-coded binary maps,
+    bit-packed (8 sub-steps a byte: the message is ``ceil(D/8)`` bytes per neuron)."""
 
     def _send(self, k: np.ndarray) -> None:
-        self.s_out_virtual.send(thermometer(k, virtual_substeps(self.proc_params["n_thresholds"])))
+        d = virtual_substeps(self.proc_params["n_thresholds"])
+        self.s_out_virtual.send(pack_thermometer(k, d))
 
 
 @implements(proc=MTNeuron, protocol=LoihiProtocol)
@@ -341,10 +346,10 @@ class PyMTNeuronModelFloat(_MTNeuronModel):
 @requires(CPU)
 @tag("fixed_pt")
 class PyMTVirtualNeuronModelFixed(_MTVirtualNeuronModel):
-    """Fixed point, as :class:`PyMTNeuronModelFixed`; binary ``(D, *shape)`` output."""
+    """Fixed point, as :class:`PyMTNeuronModelFixed`; bit-packed binary sub-steps out."""
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=64)
-    s_out_virtual: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    s_out_virtual: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.uint8, precision=8)
     v: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
     bias: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
     spikes: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=MAX_STAGES)
@@ -354,10 +359,10 @@ class PyMTVirtualNeuronModelFixed(_MTVirtualNeuronModel):
 @requires(CPU)
 @tag("floating_pt")
 class PyMTVirtualNeuronModelFloat(_MTVirtualNeuronModel):
-    """Float membrane, as :class:`PyMTNeuronModelFloat`; binary ``(D, *shape)`` output."""
+    """Float membrane, as :class:`PyMTNeuronModelFloat`; bit-packed binary sub-steps out."""
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    s_out_virtual: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    s_out_virtual: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.uint8, precision=8)
     v: np.ndarray = LavaPyType(np.ndarray, float)
     bias: np.ndarray = LavaPyType(np.ndarray, float)
     spikes: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=MAX_STAGES)

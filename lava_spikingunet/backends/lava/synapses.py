@@ -7,8 +7,9 @@ Every synapse process has the same interface:
   neuron (:class:`MTCascadeNeuron`); port ``i`` is weighted by ``2^(n_stage_inputs-1-i)``
   (a shift), so ``k = sum_i s_i << (n_stage_inputs - 1 - i)``. Connecting a port
   ``i >= n_stage_inputs`` is an error. Unconnected ports cost nothing.
-- ``s_in_virtual`` (InPort, ``(D, *in_shape)`` bool, ``D = virtual_substeps``): the binary
-  virtual sub-steps of a virtual-form source (:class:`MTVirtualNeuron`). The synapse only
+- ``s_in_virtual`` (InPort, ``(ceil(D/8), *in_shape)`` uint8, ``D = virtual_substeps``):
+  the binary virtual sub-steps of a virtual-form source (:class:`MTVirtualNeuron`),
+  bit-packed 8 a byte (``np.packbits`` order along the first axis). The synapse only
   accumulates: every binary spike adds its weight mantissas once (no multiply, no stage
   shift), and the ``D`` sub-steps of a Lava step sum into that step's current
   (docs/semantics.md section 5).
@@ -47,6 +48,7 @@ from lava_spikingunet.backends.lava._common import (
     check_common,
     frame_step,
     int_array,
+    packed_substeps,
     substep_counts,
 )
 from lava_spikingunet.backends.lava.numpy_ops import (
@@ -136,7 +138,8 @@ class AbstractSynapse(CheckedProcess):
         for i in range(MAX_STAGES):
             setattr(self, f"s_in_{i}", StageInPort(in_shape, i, n_stage_inputs))
         # (1, *in_shape) when unused: the model declares the port either way
-        self.s_in_virtual = InPort(shape=(max(1, int(virtual_substeps)), *in_shape))
+        n_bytes = max(1, packed_substeps(virtual_substeps))
+        self.s_in_virtual = InPort(shape=(n_bytes, *in_shape))
         self.a_out = OutPort(shape=out_shape)
         self.weight = Var(shape=weight.shape, init=weight)
         self.a_buf = Var(shape=out_shape, init=0)
@@ -277,7 +280,7 @@ def connect_source(src: AbstractProcess, syn: AbstractSynapse) -> None:
     or ``s_out_virtual -> s_in_virtual`` for a virtual-form source (``syn`` must have
     ``virtual_substeps = 2^N - 1``)."""
     if hasattr(src, "s_out_virtual"):
-        d = int(src.s_out_virtual.shape[0])
+        d = (1 << int(src.proc_params["n_thresholds"])) - 1
         if syn.proc_params["virtual_substeps"] != d:
             raise ValueError(
                 f"synapse has virtual_substeps={syn.proc_params['virtual_substeps']}, "
@@ -304,7 +307,7 @@ class AbstractSynapseModel(PyLoihiProcessModel):
     """Send the buffered result, receive spikes, compute ``_op(k)`` then scale by 2^exp."""
 
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    s_in_virtual: PyInPort = LavaPyType(PyInPort.VEC_DENSE, bool, precision=1)
+    s_in_virtual: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.uint8, precision=8)
     weight: np.ndarray = LavaPyType(np.ndarray, np.int64)
     k_buf: np.ndarray = LavaPyType(np.ndarray, np.int32)
     FLOAT = False
@@ -345,8 +348,8 @@ class AbstractSynapseModel(PyLoihiProcessModel):
             # Accumulate-only: each binary spike adds the source's mantissas once, and the
             # D sub-steps add up into this step's current. Integer addition is associative,
             # so adding W once per spike over the sub-steps equals adding W times the number
-            # of spikes per source neuron: the sub-steps are summed first, then ``_op``
-            # applies W once (exact in integers; docs/semantics.md section 5).
+            # of spikes per source neuron: the sub-steps' bits are counted first, then
+            # ``_op`` applies W once (exact in integers; docs/semantics.md section 5).
             n = substep_counts(self.s_in_virtual.recv())
             k = n if k is None else k + n
         for port, sh in self._stages:
