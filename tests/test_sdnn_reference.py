@@ -76,3 +76,36 @@ def test_close_to_the_unet(seed):
         ann = unet(x[0]).numpy()
     err = np.abs(r.y[0] - ann).max()
     assert err <= 0.03 * np.abs(ann).max(), err
+
+
+@pytest.mark.parametrize("kind", ["conv", "convT"])
+def test_sparse_scatter_path_equals_the_dense_operator(kind):
+    from lava_spikingunet.graph.ir import ConvEdge, ConvTransposeEdge
+    from lava_spikingunet.reference.sigma_delta import EdgeOp
+
+    rng = np.random.default_rng(0)
+    for pad in (0, 1):
+        if kind == "conv":
+            e = ConvEdge(weight=np.zeros((5, 3, 3, 3)), padding=pad)
+        else:
+            e = ConvTransposeEdge(weight=np.zeros((3, 5, 3, 3)), padding=pad)
+        e.mant, e.exp = rng.integers(-128, 128, e.weight.shape), -3
+        op = EdgeOp(e)
+        msg = np.zeros((2, 3, 9, 11), np.int64)
+        on = rng.random(msg.shape) < 0.03
+        msg[on] = rng.integers(-5000, 5000, on.sum())
+        sparse = op._sparse(msg)
+        assert sparse is not None
+        np.testing.assert_array_equal(sparse, op._op(msg))
+
+
+def test_vth_from_float_is_at_least_one_message_unit():
+    from lava_spikingunet.reference.sigma_delta import vth_from_float
+
+    _, g, _, _ = random_sdnn(0, depth=1)
+    assert set(vth_from_float(g, 0.0).values()) == {0}
+    assert min(vth_from_float(g, 1e-9).values()) == 1
+    big = vth_from_float(g, 0.25)
+    for n, v in big.items():
+        st = g.meta.extra["sdnn"]["nodes"][n]["state_exp"]
+        assert v == max(1, round(0.25 * g.node(n).scale / 2**st))

@@ -51,6 +51,8 @@ from lava_spikingunet.graph.ir import (
 #: (a wrap to 24 signed bits); the project's Conv model keeps that rule.
 CONV_OUT_BITS = 24
 INT32 = 1 << 31
+#: Synaptic ops scatter the non-zero messages when at most 1 in SPARSE_RATIO is non-zero.
+SPARSE_RATIO = 12
 
 
 def wrap_signed(x: np.ndarray, bits: int) -> np.ndarray:
@@ -71,9 +73,25 @@ class SDNNNodeParams:
     relu: bool = True
 
 
-def sdnn_params(graph: SpikingGraph, vth: int | None = None) -> dict[str, SDNNNodeParams]:
+def vth_from_float(graph: SpikingGraph, vth: float) -> dict[str, int]:
+    """Per-neuron ``vth`` in message units for one threshold ``vth`` in float units (the
+    graph's normalized activation units): ``round(vth * S / 2^state_exp)``, at least 1
+    when ``vth > 0`` (1 message unit: no change below one unit is sent, the least lossy
+    threshold)."""
+    info = graph.meta.extra["sdnn"]["nodes"]
+    out = {}
+    for n in graph.neurons():
+        v = float(vth) * float(graph.node(n).scale) / (1 << int(info[n]["state_exp"]))
+        out[n] = max(1, int(round(v))) if vth > 0 else 0
+    return out
+
+
+def sdnn_params(
+    graph: SpikingGraph, vth: int | dict[str, int] | None = None
+) -> dict[str, SDNNNodeParams]:
     """The per-node sigma-delta parameters of an ``sdnn`` graph (``meta.extra["sdnn"]``);
-    ``vth`` overrides every neuron's threshold (the readout keeps 0)."""
+    ``vth`` (one value, or one per neuron) overrides the neurons' thresholds (the readout
+    keeps 0)."""
     info = graph.meta.extra.get("sdnn")
     if not info:
         raise ValueError("graph is not in the sdnn form (meta.extra['sdnn'] is missing)")
@@ -84,7 +102,10 @@ def sdnn_params(graph: SpikingGraph, vth: int | None = None) -> dict[str, SDNNNo
         if isinstance(op, NeuronNode):
             node_info = info["nodes"][n]
             bias = np.zeros(op.shape[0], np.int64) if n in fed else op.bias_int
-            v = int(node_info["vth"]) if vth is None else int(vth)
+            if vth is None:
+                v = int(node_info["vth"])
+            else:
+                v = int(vth[n]) if isinstance(vth, dict) else int(vth)
             out[n] = SDNNNodeParams(int(node_info["state_exp"]), v, np.asarray(bias), True)
         elif isinstance(op, ReadoutNode):
             out[n] = SDNNNodeParams(0, 0, np.asarray(op.bias_int), False)
@@ -113,8 +134,44 @@ class EdgeOp:
         else:
             raise TypeError(f"unknown edge type {type(edge).__name__}")
 
+    def _sparse(self, msg: np.ndarray) -> np.ndarray | None:
+        """The operator by scatter-add over the non-zero messages (exact: float64 sums of
+        integers below 2^53), or None where the dense product is cheaper."""
+        e = self.edge
+        if isinstance(e, AvgPoolEdge) or (isinstance(e, ConvEdge) and e.stride != 1):
+            return None
+        nz = np.flatnonzero(msg)
+        if nz.size == 0 or nz.size * SPARSE_RATIO > msg.size:
+            return None
+        b, ci, y, x = np.unravel_index(nz, msg.shape)
+        v = msg.reshape(-1)[nz].astype(np.float64)
+        m = np.asarray(e.mant, dtype=np.float64)
+        if isinstance(e, ConvEdge):
+            c_out, _, kh, kw = m.shape
+            _, ho, wo = e.out_shape(msg.shape[1:])
+        else:
+            _, c_out, kh, kw = m.shape
+            _, ho, wo = e.out_shape(msg.shape[1:])
+        out = np.zeros(msg.shape[0] * c_out * ho * wo, np.float64)
+        co = np.arange(c_out)[:, None]
+        for ky in range(kh):
+            for kx in range(kw):
+                if isinstance(e, ConvEdge):
+                    oy, ox = y + e.padding - ky, x + e.padding - kx
+                    w = m[:, ci, ky, kx]  # (C_out, N)
+                else:
+                    oy, ox = y * e.stride - e.padding + ky, x * e.stride - e.padding + kx
+                    w = m[ci, :, ky, kx].T
+                ok = (oy >= 0) & (oy < ho) & (ox >= 0) & (ox < wo)
+                if not ok.any():
+                    continue
+                idx = ((b[ok] * c_out + co) * ho + oy[ok]) * wo + ox[ok]
+                out += np.bincount(idx.ravel(), (w[:, ok] * v[ok]).ravel(), out.size)
+        return out.reshape(msg.shape[0], c_out, ho, wo).astype(np.int64)
+
     def __call__(self, msg: np.ndarray) -> np.ndarray:
-        y = shift(self._op(msg), int(self.edge.exp))
+        y = self._sparse(msg)
+        y = shift(self._op(msg) if y is None else y, int(self.edge.exp))
         if self.wrap:
             y = wrap_signed(y, self.wrap)
         _check_int32(y, "synaptic current")
@@ -182,7 +239,7 @@ def simulate_sdnn(
     current: np.ndarray,
     hold: int | None = None,
     *,
-    vth: int | None = None,
+    vth: int | dict[str, int] | None = None,
     record: bool = False,
     count_synops: bool = True,
 ) -> SDNNResult:

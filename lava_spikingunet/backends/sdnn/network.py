@@ -121,7 +121,7 @@ def build_sdnn(
     current: np.ndarray,
     hold: int | None = None,
     *,
-    vth: int | None = None,
+    vth: int | dict[str, int] | None = None,
     record: bool = True,
 ) -> SDNNLavaNet:
     """The Lava network of ``graph`` fed with ``current`` (``(C, H, W)``, ``(1, C, H, W)``
@@ -256,7 +256,7 @@ def run_sdnn(
     current: np.ndarray,
     hold: int | None = None,
     *,
-    vth: int | None = None,
+    vth: int | dict[str, int] | None = None,
     record: bool = True,
     timeout: float = 60.0,
 ) -> SDNNLavaResult:
