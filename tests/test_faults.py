@@ -360,7 +360,9 @@ def _finish(proc: subprocess.Popen, timeout: float = 30) -> tuple[int, str]:
     try:
         _, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        # the parent only: its workers follow it (PDEATHSIG) and the resource tracker,
+        # left alive, unlinks their shared memory
+        os.kill(proc.pid, signal.SIGKILL)
         proc.communicate()
         raise AssertionError("the command hung") from None
     return proc.returncode, err
