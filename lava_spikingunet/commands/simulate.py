@@ -122,6 +122,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument("--out", default=None, help="result file: .png/.jpg, .json or .npz")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument(
+        "--stream", action="store_true",
+        help="video: --image is a folder of frames (or an (F, C, H, W) .npy) run back to back "
+        "through the sigma-delta (sdnn) form, only changes travel (docs/semantics.md section 6)",
+    )  # fmt: skip
+    p.add_argument("--hold", type=_positive_int, default=None, help="--stream: steps per frame")
+    p.add_argument("--vth", type=float, default=0.0, help="--stream: delta threshold (float)")
 
 
 def load_model(path: str | Path):
@@ -236,6 +243,10 @@ def run(args: argparse.Namespace) -> int:
     from lava_spikingunet.reference.input_current import size_multiple
     from lava_spikingunet.reference.module import pad_frames, with_delays
 
+    if getattr(args, "stream", False):
+        from lava_spikingunet.backends.sdnn.stream import run_stream
+
+        return run_stream(args)
     if args.out:
         check_writable(args.out, args.overwrite, suffixes=OUT_SUFFIXES)
     graph = load_model(args.model)
