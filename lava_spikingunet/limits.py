@@ -105,7 +105,7 @@ def check_memory(needed: int, available: int, what: str, fix: str) -> None:
 #: Measured cost per neuron (or input) element: the reference's float and integer
 #: working buffers, and Lava's shared-memory channels (per element of an edge's target;
 #: times the source's N channels in the cascade form).
-REFERENCE_BYTES_PER_ELEMENT = 96
+REFERENCE_BYTES_PER_ELEMENT = 48
 LAVA_SHM_BYTES_PER_ELEMENT = 800
 
 
@@ -133,12 +133,14 @@ def check_lava_memory(graph, form: str = "graded") -> None:
 
     from lava_spikingunet.graph.ir import NeuronNode
 
-    total = 0
-    for src, dst, _e in graph.edges():
+    total = delay_bytes = 0
+    for src, dst, e in graph.edges():
         n = graph.node(src)
         fan = n.n_thresholds if form == "cascade" and isinstance(n, NeuronNode) else 1
-        total += int(np.prod(graph.node(dst).shape)) * fan
-    needed = total * LAVA_SHM_BYTES_PER_ELEMENT
+        size = int(np.prod(graph.node(dst).shape))
+        total += size * fan
+        delay_bytes += size * 8 * (int(getattr(e, "delay", 0)) + 1)  # a synapse's ring buffer
+    needed = total * LAVA_SHM_BYTES_PER_ELEMENT + delay_bytes
     c, h, w = graph.node(graph.input_name).shape
     check_memory(
         needed,
