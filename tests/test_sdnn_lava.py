@@ -141,3 +141,30 @@ def test_lava_matches_the_sigma_delta_reference_bit_for_bit(case, no_leftover_pr
     assert sent > 0
     if vth:  # the threshold held changes back in the residues
         assert simulate_sdnn(g, cur, hold, vth=0).msg_count.sum() > ref.msg_count.sum()
+
+
+def test_shipped_camseq_model_on_a_crop_is_bit_exact(repo_root, no_leftover_processes):
+    """The shipped CamSeq01 U-Net (depth 3, width 16: 21 SigmaDelta + 23 synapse
+    processes), converted, on an 8x8 crop: two frames as a stream, with a threshold."""
+    import torch
+
+    from lava_spikingunet.backends.sdnn.module import sdnn_from_unet
+    from lava_spikingunet.checkpoints import load_unet
+    from lava_spikingunet.conversion import calibrate
+    from lava_spikingunet.reference.input_current import input_current
+    from lava_spikingunet.reference.sigma_delta import vth_from_float
+
+    ckpt = repo_root / "checkpoints" / "camseq01.pt"
+    if not ckpt.is_file():
+        pytest.skip("checkpoints/camseq01.pt is absent")
+    unet, _ = load_unet(ckpt)
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 8, 8)
+    g = sdnn_from_unet(unet, calibrate(unet, [x], max_batches=1)).resized(8, 8)
+    cur = np.stack([input_current(g, x[i : i + 1].numpy()) for i in range(2)])
+    vth = vth_from_float(g, 1 / 256)
+    ref = simulate_sdnn(g, cur, vth=vth, record=True)
+    res = run_sdnn(g, cur, vth=vth, timeout=120.0)
+    np.testing.assert_array_equal(res.readout_steps, ref.readout_steps[:, 0])
+    for n in g.neurons():
+        np.testing.assert_array_equal(res.messages[n], ref.messages[n][:, 0])
