@@ -290,7 +290,11 @@ def lava_session(proc, timeout: float = 30.0, poll: float = 0.25) -> Iterator[ob
             raise Terminated() if interrupted[0] == signal.SIGTERM else KeyboardInterrupt()
         raise _WorkerDied()
 
+    session_pid = os.getpid()
+
     def _on_usr1(signum, frame):
+        if os.getpid() != session_pid:  # a worker forked a moment ago: not ours to handle
+            return
         if not watchdog.armed or (watchdog.message is None and not interrupted):
             return
         if _fragile(frame):
@@ -300,6 +304,8 @@ def lava_session(proc, timeout: float = 30.0, poll: float = 0.25) -> Iterator[ob
 
     def _on_stop_signal(signum, frame):
         # The first Ctrl-C / SIGTERM raises; more while tearing down are only counted.
+        if os.getpid() != session_pid:  # a worker between fork and its after-fork hook
+            return
         interrupted.append(signum)
         if len(interrupted) > 1:
             return
