@@ -12,7 +12,9 @@ from lava_spikingunet.graph.from_unet import activation_points, unet_to_graph
 from lava_spikingunet.reference.input_current import input_current
 
 
-def random_sdnn(seed, depth=1, width=3, chans=(1, 1), vth=0, frames=1, batch=1, side=None):
+def random_sdnn(
+    seed, depth=1, width=3, chans=(1, 1), vth=0, frames=1, batch=1, side=None, delays="native"
+):
     """``(unet, sdnn graph, x (F, B, C, H, W) float, I0 (F, B, C, H, W) int)``."""
     torch.manual_seed(seed)
     cfg = UNetConfig(chans[0], chans[1], width, depth, head_kernel=3 if seed % 2 else 1)
@@ -24,6 +26,6 @@ def random_sdnn(seed, depth=1, width=3, chans=(1, 1), vth=0, frames=1, batch=1, 
     graph = unet_to_graph(unet, side, side, lambdas, n_thresholds=6, theta1=1.0, timesteps=10)
     x = torch.rand(frames, batch, chans[0], side, side) * 2
     q = quantize_graph(graph, "loihi2", calib=x.reshape(-1, chans[0], side, side))
-    g = to_sdnn(q, vth=vth)
+    g = to_sdnn(q, vth=vth, delays=delays)
     cur = np.stack([input_current(g, x[f].numpy()) for f in range(frames)])
     return unet, g, x, cur

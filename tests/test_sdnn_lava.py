@@ -89,6 +89,22 @@ def test_weight_layout_round_trip():
     np.testing.assert_array_equal(lava_to_torch_weight(torch_to_lava_weight(w), 1), w)
 
 
+def test_conv_and_pool_matrices_equal_the_operators():
+    from lava_spikingunet.backends.lava.numpy_ops import avgpool2d, conv2d
+    from lava_spikingunet.backends.sdnn.network import conv_matrix, pool_matrix
+
+    rng = np.random.default_rng(2)
+    x = rng.integers(-4, 5, (3, 6, 8))
+    for stride, pad in ((1, 1), (2, 0), (1, 0)):
+        w = rng.integers(-9, 9, (2, 3, 3, 3))
+        mat, shape = conv_matrix(w, x.shape, stride, pad)
+        y = (mat @ x.transpose(2, 1, 0).reshape(-1)).reshape(shape[2], shape[1], shape[0])
+        np.testing.assert_array_equal(y.T, conv2d(x, w, stride, pad))
+    mat, shape = pool_matrix(5, x.shape)
+    y = (mat @ x.transpose(2, 1, 0).reshape(-1)).reshape(shape[2], shape[1], shape[0])
+    np.testing.assert_array_equal(y.T, avgpool2d(x, 5))
+
+
 def test_conv_transpose_matrix_equals_the_operator():
     rng = np.random.default_rng(1)
     w = rng.integers(-9, 9, (3, 2, 3, 3))
@@ -100,8 +116,9 @@ def test_conv_transpose_matrix_equals_the_operator():
     np.testing.assert_array_equal(y.reshape(out_shape[2], out_shape[1], out_shape[0]), want.T)
 
 
-def test_every_process_is_a_stock_lava_class():
-    _, g, _, cur = random_sdnn(0, depth=2)
+@pytest.mark.parametrize("delays", ["native", "balanced"])
+def test_every_process_is_a_stock_lava_class(delays):
+    _, g, _, cur = random_sdnn(0, depth=2, delays=delays)
     net = build_sdnn(g, cur[:, :1])
     classes = stock_process_classes(net.sinks[g.readout_name])
     names = {f"{c.__module__}.{c.__qualname__}" for c in classes}
@@ -114,18 +131,19 @@ def test_every_process_is_a_stock_lava_class():
 
 
 LAVA_CASES = [
-    # seed, depth, width, chans, vth, frames
-    (0, 1, 3, (1, 1), 0, 1),
-    (1, 2, 3, (3, 2), 0, 2),
-    (2, 2, 4, (1, 2), 2, 2),
-    (3, 1, 2, (2, 3), 5, 3),
+    # seed, depth, width, chans, vth, frames, delays
+    (0, 1, 3, (1, 1), 0, 1, "native"),
+    (1, 2, 3, (3, 2), 0, 2, "native"),
+    (2, 2, 4, (1, 2), 2, 2, "native"),
+    (3, 1, 2, (2, 3), 5, 3, "native"),
+    (4, 2, 3, (1, 1), 1, 2, "balanced"),  # DelaySparse on the skips
 ]
 
 
-@pytest.mark.parametrize("case", LAVA_CASES, ids=lambda c: f"seed{c[0]}-d{c[1]}-vth{c[4]}-F{c[5]}")
+@pytest.mark.parametrize("case", LAVA_CASES, ids=lambda c: f"seed{c[0]}-d{c[1]}-vth{c[4]}-{c[6]}")
 def test_lava_matches_the_sigma_delta_reference_bit_for_bit(case, no_leftover_processes):
-    seed, depth, width, chans, vth, frames = case
-    _, g, _, cur = random_sdnn(seed, depth, width, chans, vth=vth, frames=frames)
+    seed, depth, width, chans, vth, frames, delays = case
+    _, g, _, cur = random_sdnn(seed, depth, width, chans, vth=vth, frames=frames, delays=delays)
     hold = g.meta.extra["sdnn"]["steps"] - (seed % 2) * 2  # also a hold shorter than settling
     ref = simulate_sdnn(g, cur, hold, record=True)
     res = run_sdnn(g, cur, hold)

@@ -109,3 +109,14 @@ def test_vth_from_float_is_at_least_one_message_unit():
     for n, v in big.items():
         st = g.meta.extra["sdnn"]["nodes"][n]["state_exp"]
         assert v == max(1, round(0.25 * g.node(n).scale / 2**st))
+
+
+def test_balanced_delays_settle_at_the_same_step():
+    _, g, _, cur = random_sdnn(5, depth=2, delays="balanced")
+    assert g.meta.extra["sdnn"]["steps"] == settle_steps(g) == 15
+    lp = longest_path(g)
+    for n in g.neurons():  # every input of a node arrives with the same latency
+        assert len({lp[s] + e.delay for s, e in g.in_edges(n)}) == 1
+    r = simulate_sdnn(g, cur, hold=30, record=True)
+    for n, msgs in r.messages.items():
+        assert not msgs[lp[n] + 1 :].any(), n

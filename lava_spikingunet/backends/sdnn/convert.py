@@ -18,7 +18,7 @@ the readout scale. The ``sdnn`` form chooses, from the hardware profile:
   multi-threshold accumulator, so its scale grows by ``2^floor(log2 T)``, or less where the
   readout bias would not fit the profile's bias format;
 - native delays: 1 per synaptic edge (Lava's synapses send the previous step's result),
-  0 for the host-computed input;
+  0 for the host-computed input; or balanced (skips delayed to the longest path);
 - ``steps``: the steps a static frame takes to settle, ``1 +`` the longest path delay from
   the input to the readout.
 """
@@ -33,7 +33,7 @@ import numpy as np
 from lava_spikingunet.fixed_point.formats import FixedPointFormat
 from lava_spikingunet.fixed_point.quantize import graph_format, quantize_bias, quantize_weights
 from lava_spikingunet.graph.ir import NeuronNode, ReadoutNode, SpikingGraph
-from lava_spikingunet.graph.timing import set_native_delays
+from lava_spikingunet.graph.timing import balance_delays, set_native_delays
 
 __all__ = ["HEADROOM_BITS", "is_sdnn", "longest_path", "settle_steps", "to_sdnn"]
 
@@ -76,6 +76,7 @@ def to_sdnn(
     vth: int = 0,
     state_exp: int | None = None,
     headroom_bits: int = HEADROOM_BITS,
+    delays: str = "native",
 ) -> SpikingGraph:
     """The ``sdnn`` form of the quantized graph ``q`` (a new graph).
 
@@ -86,14 +87,21 @@ def to_sdnn(
     state holds ``+-2^headroom_bits`` float units (the graph's units are normalized
     activations, ~1 at the calibration percentile): a sigma-delta state is one step's
     value, not a ``T``-step membrane, so it can use the bits the quantizer kept for that.
+    ``delays``: ``native`` (1 per synapse) or ``balanced`` (skips delayed so that every
+    input of a node arrives together: on a static frame each neuron then changes once,
+    not once per path length; Lava carries the extra delay in ``DelaySparse``).
     """
     if not q.is_quantized:
         raise ValueError("to_sdnn needs a quantized graph (fixed_point.quantize_graph)")
     fmt = FixedPointFormat.from_profile(profile) if profile is not None else graph_format(q)
     named = profile if profile is not None else q.meta.extra.get("hw_profile")
     payload_bits, _ = _profile_bits(named)
+    if delays not in ("native", "balanced"):
+        raise ValueError(f"delays must be native or balanced, got {delays!r}")
     g = q.copy()
     set_native_delays(g)
+    if delays == "balanced":  # every input of a node arrives in the same step
+        balance_delays(g)
     mant_lo, mant_hi = fmt.weight_mant_range
     e_min = fmt.weight_exp_range[0]
     # a weight per message unit of at least this magnitude keeps a mantissa of

@@ -16,7 +16,13 @@ from lava_spikingunet.reference.sigma_delta import simulate_sdnn
 
 
 def sdnn_from_unet(
-    unet, stats, profile: Any = "loihi2", *, vth: int = 1, preset: str = "deploy"
+    unet,
+    stats,
+    profile: Any = "loihi2",
+    *,
+    vth: int = 1,
+    preset: str = "deploy",
+    delays: str = "native",
 ) -> SpikingGraph:
     """Convert (``preset``), quantize for ``profile`` and turn into the ``sdnn`` form.
 
@@ -30,7 +36,7 @@ def sdnn_from_unet(
     m = unet.size_multiple
     graph = convert_unet(unet, stats, m, m, ConversionConfig(**PRESETS[preset]))
     q = quantize_graph(graph, profile)
-    return to_sdnn(q, profile, vth=vth)
+    return to_sdnn(q, profile, vth=vth, delays=delays)
 
 
 class SDNNModule(nn.Module):

@@ -9,6 +9,7 @@ Every process of the network is a stock class (docs/semantics.md section 6):
 | conv edge | ``lava.proc.conv.process.Conv`` (``weight_exp`` = the edge exponent, graded input) |
 | avg-pool edge | ``Conv`` with ``groups = C`` (every tap the scalar mantissa), stride = kernel |
 | convT edge | ``lava.proc.sparse.process.Sparse`` (flattened WHC ports) |
+| any edge with delay ``d > 1`` | ``lava.proc.sparse.process.DelaySparse`` (``delays = d - 1``) |
 | host input | ``lava.proc.io.source.RingBuffer`` (the input current's change per step) |
 | recording | ``lava.proc.io.sink.RingBuffer`` on every neuron and the readout |
 
@@ -44,7 +45,9 @@ __all__ = [
     "SDNNLavaNet",
     "SDNNLavaResult",
     "build_sdnn",
+    "conv_matrix",
     "conv_transpose_matrix",
+    "pool_matrix",
     "run_sdnn",
     "stock_process_classes",
 ]
@@ -84,6 +87,41 @@ def conv_transpose_matrix(
     )
     mat.sum_duplicates()
     return mat, (c_out, ho, wo)
+
+
+def conv_matrix(
+    weight: np.ndarray, in_chw, stride: int = 1, padding: int = 0
+) -> tuple[csr_matrix, tuple[int, int, int]]:
+    """A conv (PyTorch cross-correlation, weight ``(C_out, C_in, k, k)``) as a sparse
+    ``(n_out, n_in)`` matrix on WHC-flattened vectors; returns it and the output (C, H, W)."""
+    w = np.asarray(weight, dtype=np.int64)
+    c_out, c_in, kh, kw = w.shape
+    _, h, wd = in_chw
+    ho = (h + 2 * padding - kh) // stride + 1
+    wo = (wd + 2 * padding - kw) // stride + 1
+    co, ci, ky, kx, oy, ox = np.meshgrid(
+        np.arange(c_out), np.arange(c_in), np.arange(kh), np.arange(kw),
+        np.arange(ho), np.arange(wo), indexing="ij",
+    )  # fmt: skip
+    iy = oy * stride - padding + ky
+    ix = ox * stride - padding + kx
+    val = w[co, ci, ky, kx]
+    ok = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < wd) & (val != 0)
+    rows = (ox * ho + oy) * c_out + co
+    cols = (ix * h + iy) * c_in + ci
+    mat = csr_matrix(
+        (val[ok], (rows[ok], cols[ok])), shape=(c_out * ho * wo, c_in * h * wd), dtype=np.int64
+    )
+    mat.sum_duplicates()
+    return mat, (c_out, ho, wo)
+
+
+def pool_matrix(weight: int, in_chw, kernel: int = 2) -> tuple[csr_matrix, tuple[int, int, int]]:
+    """Average pooling (one scalar mantissa) as a sparse WHC matrix (a grouped conv)."""
+    c = in_chw[0]
+    dense = np.zeros((c, c, kernel, kernel), np.int64)
+    dense[np.arange(c), np.arange(c)] = int(weight)
+    return conv_matrix(dense, in_chw, stride=kernel, padding=0)
 
 
 def _sparse_weights(mat: csr_matrix, exp: int) -> tuple[csr_matrix, int]:
@@ -130,7 +168,7 @@ def build_sdnn(
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.sdn.process import ActivationMode, SigmaDelta
-    from lava.proc.sparse.process import Sparse
+    from lava.proc.sparse.process import DelaySparse, Sparse
 
     from lava_spikingunet.backends.sdnn.models import torch_to_lava_weight
 
@@ -180,11 +218,28 @@ def build_sdnn(
         if getattr(e, "static", False):
             source.s_out.connect(tgt.a_in)
             continue
-        if e.delay != 1:
-            raise NotImplementedError("the sdnn build uses native delays (1 per synapse)")
         s_shape = graph.node(src).shape
         pre = neurons[src]
-        if isinstance(e, ConvEdge):
+        if e.delay < 1:
+            raise ValueError(f"{src}->{dst}: synaptic delays must be >= 1")
+        if e.delay > 1:  # extra delay: DelaySparse holds it (delays = d - 1, netx's meaning)
+            if isinstance(e, ConvEdge):
+                mat, _ = conv_matrix(e.mant, s_shape, e.stride, e.padding)
+            elif isinstance(e, AvgPoolEdge):
+                mat, _ = pool_matrix(int(e.mant), s_shape, e.kernel)
+            else:
+                mat, _ = conv_transpose_matrix(
+                    e.mant, s_shape, e.stride, e.padding, e.output_padding
+                )
+            w, ex = _sparse_weights(mat, int(e.exp))
+            d = csr_matrix((np.full(w.nnz, e.delay - 1), w.indices, w.indptr), shape=w.shape)
+            syn = DelaySparse(
+                weights=w, delays=d, max_delay=e.delay - 1, weight_exp=ex,
+                num_message_bits=MESSAGE_BITS, name=f"{src}->{dst}",
+            )  # fmt: skip
+            pre.s_out.flatten().connect(syn.s_in)
+            syn.a_out.reshape(whc(graph.node(dst).shape)).connect(tgt.a_in)
+        elif isinstance(e, ConvEdge):
             syn = Conv(
                 weight=torch_to_lava_weight(e.mant).astype(np.int32),
                 weight_exp=int(e.exp),
