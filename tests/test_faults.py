@@ -346,13 +346,16 @@ def _start(tmp_path: Path, *argv, tmpdir: Path | None = None) -> subprocess.Pope
     )  # fmt: skip
 
 
-def _wait_for_workers(proc: subprocess.Popen, n: int = 6, timeout: float = 60) -> list[int]:
+def _wait_for_workers(
+    proc: subprocess.Popen, n: int = 6, timeout: float = 60, settle: bool = True
+) -> list[int]:
     end = time.monotonic() + timeout
     while time.monotonic() < end and proc.poll() is None:
         if len(_workers(proc.pid)) >= n:
-            time.sleep(0.5)
+            if settle:
+                time.sleep(0.5)
             return _workers(proc.pid)
-        time.sleep(0.1)
+        time.sleep(0.02)
     raise AssertionError(f"no Lava workers appeared (rc {proc.poll()})")
 
 
@@ -368,11 +371,29 @@ def _finish(proc: subprocess.Popen, timeout: float = 30) -> tuple[int, str]:
     return proc.returncode, err
 
 
-def _gone(pids: list[int], timeout: float = 10) -> None:
+def _session(sid: int) -> list[int]:
+    """Live processes of session ``sid`` (the CLI ran as its leader)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[4]) == sid and fields[0] != "Z":
+                out.append(int(entry))
+    return out
+
+
+def _gone(pids: list[int], timeout: float = 10, sid: int | None = None) -> None:
     end = time.monotonic() + timeout
-    while time.monotonic() < end and any(_alive(p) for p in pids):
+    while time.monotonic() < end and (
+        any(_alive(p) for p in pids) or (sid is not None and _session(sid))
+    ):
         time.sleep(0.1)
     assert not [p for p in pids if _alive(p)], "Lava workers left running"
+    assert sid is None or not _session(sid), "processes of the run left behind"
 
 
 def _no_leftovers(tmpdir: Path, shm: set[str]) -> None:
@@ -396,27 +417,28 @@ def test_killed_worker_gives_a_named_error_quickly(model, tmp_path):
     code, err = _finish(proc)
     assert time.monotonic() - t0 < 15
     assert code == 2 and "Lava worker" in err and "Traceback" not in err, err
-    _gone(workers)
+    _gone(workers, sid=proc.pid)
     _no_leftovers(tmp_path / "t", shm)
 
 
 @pytest.mark.lava
 @pytest.mark.slow
-def test_ctrl_c_to_the_group_is_one_line_and_keeps_the_old_output(model, tmp_path):
+@pytest.mark.parametrize("when", ["starting", "running"])
+def test_ctrl_c_to_the_group_is_one_line_and_keeps_the_old_output(model, tmp_path, when):
     out = tmp_path / "old.json"
     out.write_text("old")
     proc = _start(
         tmp_path, "simulate", model / "q.h5", "--image", model / "img.npy", *LONG_RUN,
         "--out", out, "--overwrite",
     )  # fmt: skip
-    workers = _wait_for_workers(proc)
+    workers = _wait_for_workers(proc, n=1 if when == "starting" else 6, settle=when == "running")
     shm = _shm_of(workers)
     os.killpg(proc.pid, signal.SIGINT)
     code, err = _finish(proc)
     assert code == 130, err
     assert err.strip().splitlines() == ["spikingunet simulate: interrupted"], err
     assert out.read_text() == "old"
-    _gone(workers)
+    _gone(workers, sid=proc.pid)
     _no_leftovers(tmp_path / "t", shm)
 
 
@@ -430,7 +452,7 @@ def test_workers_die_with_their_parent(model, tmp_path, sig):
     os.kill(proc.pid, sig)
     code, err = _finish(proc)
     assert code == (143 if sig == signal.SIGTERM else -9), err
-    _gone(workers)
+    _gone(workers, sid=proc.pid)
     if sig == signal.SIGTERM:
         assert "terminated" in err and "Traceback" not in err, err
         _no_leftovers(tmp_path / "t", shm)
