@@ -1,6 +1,9 @@
 """The main job on the shipped default: denoise a bundled image on the Lava CPU simulator.
 
-Steps: load the shipped netx model, take scikit-image's bundled ``camera`` photograph,
+The default model is the one-timestep I-LIF blind grey denoiser
+(``netx_exports/denoise-grey-t1``); the T = 10 MT model (``netx_exports/denoise-grey``)
+runs beside it (``compare``) so that steps per frame and synops per MAC stand side by side.
+Steps, per model: load the shipped netx model, take scikit-image's bundled ``camera`` photograph,
 add Gaussian noise (fixed seed), run the Spiking-UNet on Lava (``Loihi2SimCfg``
 fixed_pt), run the PyTorch integer reference on the same integer input current, check
 that every layer's spikes at every step and the readout are identical, then report
@@ -21,7 +24,10 @@ import numpy as np
 from lava_spikingunet.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = REPO / "netx_exports" / "denoise-grey" / "model.h5"
+DEFAULT_MODEL = REPO / "netx_exports" / "denoise-grey-t1" / "model.h5"
+#: Run beside the default for comparison: the T = 10 multi-threshold model.
+COMPARE_MODEL = REPO / "netx_exports" / "denoise-grey" / "model.h5"
+FORMS = ("graded", "cascade", "virtual")
 
 
 @dataclass
@@ -34,6 +40,7 @@ class DemoConfig:
     hw: str = "loihi2"
     form: str | None = None
     overwrite: bool = False
+    compare: Path | None = COMPARE_MODEL
 
 
 def bundled_image(size: int) -> np.ndarray:
@@ -74,127 +81,151 @@ def _hwc(img: np.ndarray) -> np.ndarray:
     return img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
 
 
-def _figure(path: Path, noisy, denoised, clean, rates: dict[str, float], titles) -> None:
+def _figure(path: Path, images, titles, runs: list[dict[str, Any]]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig = plt.figure(figsize=(13, 7.5), constrained_layout=True)
-    grid = fig.add_gridspec(2, 3, height_ratios=[3, 2])
-    for i, (img, title) in enumerate(zip((noisy, denoised, clean), titles, strict=True)):
+    fig = plt.figure(figsize=(3.4 * len(images), 7.5), constrained_layout=True)
+    grid = fig.add_gridspec(2, len(images), height_ratios=[3, 2])
+    for i, (img, title) in enumerate(zip(images, titles, strict=True)):
         ax = fig.add_subplot(grid[0, i])
         ax.imshow(np.clip(img[0], 0, 1), cmap="gray", vmin=0, vmax=1)
-        ax.set_title(title)
+        ax.set_title(title, fontsize=9)
         ax.axis("off")
     ax = fig.add_subplot(grid[1, :])
-    names = list(rates)
-    ax.bar(range(len(names)), [rates[n] for n in names], color="tab:blue")
-    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
-    ax.set_ylabel("spikes per neuron per step")
-    ax.set_title("firing rate per layer (Lava run, graded form)")
+    width = 0.8 / len(runs)
+    for j, run in enumerate(runs):
+        vals = [run["synops_per_mac"][f] for f in FORMS]
+        xs = [i + j * width for i in range(len(FORMS))]
+        bars = ax.bar(xs, vals, width, label=f"{run['label']} ({run['steps_per_frame']} steps)")
+        ax.bar_label(bars, fmt="%.2f", fontsize=8)
+    ax.axhline(1.0, color="k", ls="--", lw=0.8, label="U-Net: 1 MAC per MAC")
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(FORMS))], FORMS)
+    ax.set_ylabel("synaptic ops per ANN MAC")
+    ax.set_title("cost per frame by neuron form (synops = spikes x fan-out, every step)")
+    ax.legend(fontsize=8)
     fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
 
 
-def run_demo(cfg: DemoConfig, log=print) -> dict[str, Any]:
-    """Run the demo; returns the summary that is also written to ``summary.json``."""
-    from tqdm import tqdm
-
+def run_model(model: Path, noisy: np.ndarray, form: str | None, hw: str, log=None):
+    """Reference + Lava on ``noisy`` for one shipped model; its figures and output image."""
     from lava_spikingunet.backends.lava_network import run_lava
     from lava_spikingunet.backends.netx import read_netx
     from lava_spikingunet.commands.verify import compare
-    from lava_spikingunet.fileio import atomic_path, check_writable, write_text_atomic
     from lava_spikingunet.graph.timing import pipeline_depth
     from lava_spikingunet.hw.profiles import load_profile
-    from lava_spikingunet.metrics import psnr, ssim
     from lava_spikingunet.profiling.synops import count_synops
     from lava_spikingunet.reference.input_current import input_current, size_multiple
     from lava_spikingunet.reference.simulator import simulate
 
-    if not cfg.model.is_file():
-        raise UserError(
-            f"shipped model {cfg.model} not found; the repository ships it under netx_exports/"
-        )
-    fig_path, json_path = cfg.out / "demo.png", cfg.out / "summary.json"
-    for p in (fig_path, json_path):
-        check_writable(p, cfg.overwrite)
-    stages = tqdm(total=6, desc="demo", unit="stage", bar_format="{desc}: {n}/{total} {postfix}")
-    try:
-        stages.set_postfix_str("loading the model")
-        graph, info = read_netx(cfg.model)
-        m = size_multiple(graph)
-        if cfg.size % m:
-            raise UserError(f"--size must divide by {m} (2^depth), got {cfg.size}")
-        graph = graph.resized(cfg.size, cfg.size)
-        form = cfg.form or graph.meta.neuron_form
-        clean = bundled_image(cfg.size)
-        noisy = add_noise(clean, cfg.sigma, cfg.seed)
-        current = input_current(graph, noisy[None])
-        stages.update()
-
-        stages.set_postfix_str("integer reference")
-        ref = simulate(graph, current=current, record_spikes=True)
-        stages.update()
-
-        stages.set_postfix_str(f"Lava CPU simulator ({form} form)")
-        lava = run_lava(graph, current, form=form, record=True)
-        stages.update()
-
-        stages.set_postfix_str("bit-exact check")
-        check = compare(graph, ref, lava)
-        scale = graph.node(graph.readout_name).scale
-        denoised = np.clip(noisy - lava.output(scale)[0], 0.0, 1.0)  # DnCNN protocol
-        unet_denoised = _unet_output(cfg.model, noisy)
-        stages.update()
-
-        stages.set_postfix_str("synaptic operations")
-        counts = {n: s[:, None] for n, s in lava.spikes.items()}
-        ops = count_synops(graph, counts)
-        profile = load_profile(cfg.hw)
-        stages.update()
-
-        stages.set_postfix_str("figure")
-        rates = {n: float(lava.spikes[n].astype(np.float64).mean()) for n in graph.neurons()}
-        titles = (
-            f"noisy (sigma {cfg.sigma:g}): {psnr(noisy, clean):.2f} dB",
-            f"Spiking-UNet on Lava: {psnr(denoised, clean):.2f} dB",
-            "clean",
-        )
-        cfg.out.mkdir(parents=True, exist_ok=True)
-        with atomic_path(fig_path, cfg.overwrite) as tmp:
-            _figure(tmp, noisy, denoised, clean, rates, titles)
-        stages.update()
-    finally:
-        stages.close()
-
-    synops = {f: int(ops.synops(f)) for f in ("graded", "cascade")}
-    updates = {f: int(ops.neuron_updates(f)) for f in ("graded", "cascade")}
-    summary: dict[str, Any] = {
-        "model": str(cfg.model),
-        "image": f"skimage.data.camera() resized to {cfg.size}x{cfg.size}",
-        "sigma": cfg.sigma,
-        "seed": cfg.seed,
+    say = log or (lambda msg: None)
+    graph, _ = read_netx(model)
+    m = size_multiple(graph)
+    size = noisy.shape[-1]
+    if size % m:
+        raise UserError(f"--size must divide by {m} (2^depth), got {size}")
+    graph = graph.resized(size, size)
+    form = form or graph.meta.neuron_form
+    current = input_current(graph, noisy[None])
+    say("integer reference")
+    ref = simulate(graph, current=current, record_spikes=True)
+    say(f"Lava CPU simulator ({form} form)")
+    lava = run_lava(graph, current, form=form, record=True)
+    say("bit-exact check, synaptic operations")
+    check = compare(graph, ref, lava)
+    scale = graph.node(graph.readout_name).scale
+    denoised = np.clip(noisy - lava.output(scale)[0], 0.0, 1.0)  # DnCNN protocol
+    counts = {n: s[:, None] for n, s in lava.spikes.items()}
+    ops = count_synops(graph, counts)
+    profile = load_profile(hw)
+    synops = {f: int(ops.synops(f)) for f in FORMS}
+    updates = {f: int(ops.neuron_updates(f)) for f in FORMS}
+    run = {
+        "model": str(model),
         "form": form,
         "bit_exact": bool(check["identical"]),
         "mismatching_layers": [r["layer"] for r in check["layers"] if r["mismatches"]],
-        "psnr_noisy": psnr(noisy, clean),
-        "psnr_lava": psnr(denoised, clean),
-        "ssim_lava": ssim(_hwc(denoised), _hwc(clean)),
-        "psnr_unet": None if unet_denoised is None else psnr(unet_denoised, clean),
-        "ssim_unet": None if unet_denoised is None else ssim(_hwc(unet_denoised), _hwc(clean)),
         "timesteps": graph.meta.timesteps,
         "pipeline_depth": pipeline_depth(graph),
         "steps_per_frame": lava.frame_len,
         "lava_wall_s": lava.wall_s,
         "synops": synops,
         "ann_macs": int(ops.ann_macs),
-        "energy_uj": {
-            f: profile.energy_pj(synops[f], updates[f]) * 1e-6 for f in ("graded", "cascade")
-        },
+        "synops_per_mac": {f: synops[f] / max(int(ops.ann_macs), 1) for f in FORMS},
+        "energy_uj": {f: profile.energy_pj(synops[f], updates[f]) * 1e-6 for f in FORMS},
         "energy_profile": profile.name,
         "energy_estimated": bool(profile.energy.estimated),
-        "firing_rates": rates,
+        "firing_rates": {
+            n: float(lava.spikes[n].astype(np.float64).mean()) for n in graph.neurons()
+        },
+    }
+    return run, denoised
+
+
+def run_demo(cfg: DemoConfig, log=print) -> dict[str, Any]:
+    """Run the demo; returns the summary that is also written to ``summary.json``."""
+    from tqdm import tqdm
+
+    from lava_spikingunet.fileio import atomic_path, check_writable, write_text_atomic
+    from lava_spikingunet.metrics import psnr, ssim
+
+    if not cfg.model.is_file():
+        raise UserError(
+            f"shipped model {cfg.model} not found; the repository ships it under netx_exports/"
+        )
+    compare_with = cfg.compare if cfg.compare is not None and cfg.compare.is_file() else None
+    fig_path, json_path = cfg.out / "demo.png", cfg.out / "summary.json"
+    for p in (fig_path, json_path):
+        check_writable(p, cfg.overwrite)
+    models = [cfg.model] + ([compare_with] if compare_with else [])
+    clean = bundled_image(cfg.size)
+    noisy = add_noise(clean, cfg.sigma, cfg.seed)
+    stages = tqdm(total=len(models) + 1, desc="demo", unit="model",
+                  bar_format="{desc}: {n}/{total} {postfix}")  # fmt: skip
+    runs, outputs = [], []
+    try:
+        for i, model in enumerate(models):
+            tag = "default" if i == 0 else "comparison"
+            run, denoised = run_model(
+                model, noisy, cfg.form if i == 0 else None, cfg.hw,
+                log=lambda msg, tag=tag: stages.set_postfix_str(f"{tag}: {msg}"),
+            )  # fmt: skip
+            run["label"] = f"T={run['timesteps']}" + (" I-LIF" if run["timesteps"] == 1 else " MT")
+            run["psnr_lava"] = psnr(denoised, clean)
+            run["ssim_lava"] = ssim(_hwc(denoised), _hwc(clean))
+            unet = _unet_output(model, noisy)
+            run["psnr_unet"] = None if unet is None else psnr(unet, clean)
+            run["ssim_unet"] = None if unet is None else ssim(_hwc(unet), _hwc(clean))
+            runs.append(run)
+            outputs.append(denoised)
+            stages.update()
+        stages.set_postfix_str("figure")
+        titles = [f"noisy (sigma {cfg.sigma:g}): {psnr(noisy, clean):.2f} dB"]
+        titles += [
+            f"{r['label']} on Lava: {r['psnr_lava']:.2f} dB\n{r['steps_per_frame']} steps, "
+            f"{r['synops_per_mac']['graded']:.2f} synops/MAC"
+            for r in runs
+        ]
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(fig_path, cfg.overwrite) as tmp:
+            _figure(tmp, [noisy, *outputs, clean], [*titles, "clean"], runs)
+        stages.update()
+    finally:
+        stages.close()
+
+    main = runs[0]
+    summary: dict[str, Any] = {
+        "model": str(cfg.model),
+        "image": f"skimage.data.camera() resized to {cfg.size}x{cfg.size}",
+        "sigma": cfg.sigma,
+        "seed": cfg.seed,
+        **{k: v for k, v in main.items() if k not in ("model", "label")},
+        "psnr_noisy": psnr(noisy, clean),
+        "bit_exact": all(r["bit_exact"] for r in runs),
+        "compare": runs[1] if len(runs) > 1 else None,
         "figure": str(fig_path),
     }
     write_text_atomic(json_path, json.dumps(summary, indent=2), cfg.overwrite)
@@ -202,20 +233,34 @@ def run_demo(cfg: DemoConfig, log=print) -> dict[str, Any]:
 
 
 def format_summary(s: dict[str, Any]) -> str:
-    """The demo's closing lines for the terminal."""
-    unet = "" if s["psnr_unet"] is None else f"   (float U-Net: {s['psnr_unet']:.2f} dB)"
-    est = " (estimate, see hw_profiles/)" if s["energy_estimated"] else ""
+    """The demo's closing lines for the terminal: the default model and the comparison."""
+    est = " (estimates, see hw_profiles/)" if s["energy_estimated"] else ""
+    runs = [("default", s)] + ([("comparison", s["compare"])] if s.get("compare") else [])
     lines = [
         f"bit-exact Lava vs integer reference: {'YES' if s['bit_exact'] else 'NO'}"
-        + ("" if s["bit_exact"] else f"  mismatching layers: {s['mismatching_layers']}"),
-        f"PSNR noisy {s['psnr_noisy']:.2f} dB -> Spiking-UNet on Lava {s['psnr_lava']:.2f} dB,"
-        f" SSIM {s['ssim_lava']:.4f}{unet}",
-        f"steps per frame: {s['steps_per_frame']} (T {s['timesteps']} + pipeline depth "
-        f"{s['pipeline_depth']}); Lava wall time {s['lava_wall_s']:.1f} s",
-        f"synaptic ops per frame: {s['synops']['graded']:,} graded / "
-        f"{s['synops']['cascade']:,} binary cascade",
-        f"{s['energy_profile']} energy per frame{est}: "
-        f"{s['energy_uj']['graded']:.1f} uJ graded / {s['energy_uj']['cascade']:.1f} uJ cascade",
+        + "".join(
+            f"  {name}: mismatching layers {r['mismatching_layers']}"
+            for name, r in runs
+            if not r["bit_exact"]
+        ),
+        f"PSNR noisy {s['psnr_noisy']:.2f} dB (sigma {s['sigma']:g})",
+        "",
+        f"{'model':<16}{'PSNR Lava':>10}{'U-Net':>8}{'T':>4}{'steps':>7}"
+        f"{'synops/MAC graded':>19}{'cascade':>9}{'virtual':>9}{'uJ graded':>11}",
+    ]
+    for name, r in runs:
+        unet = "-" if r["psnr_unet"] is None else f"{r['psnr_unet']:.2f}"
+        spm = r["synops_per_mac"]
+        label = f"{name} ({'I-LIF' if r['timesteps'] == 1 else 'MT'})"
+        lines.append(
+            f"{label:<16}{r['psnr_lava']:>10.2f}{unet:>8}{r['timesteps']:>4}"
+            f"{r['steps_per_frame']:>7}{spm['graded']:>19.3f}{spm['cascade']:>9.3f}"
+            f"{spm['virtual']:>9.3f}{r['energy_uj']['graded']:>11.1f}"
+        )
+    lines += [
+        "",
+        f"steps per frame = T + pipeline depth; synops = spikes x fan-out over every step; "
+        f"energy: {s['energy_profile']}{est}",
         f"figure: {s['figure']}",
     ]
     return "\n".join(lines)
