@@ -186,3 +186,73 @@ def test_lava_runs_the_ilif_network_bit_for_bit(form, no_leftover_processes):
         want = ref.spikes[name].numpy()
         got = res.spikes[name].reshape(x.shape[0], flen, *want.shape[2:]).swapaxes(0, 1)
         np.testing.assert_array_equal(got, want, err_msg=name)
+
+
+# --------------------------------------------------------------------------- training
+
+
+@pytest.fixture(scope="module")
+def syn(tmp_path_factory):
+    from lava_spikingunet.data.synthetic import make_synthetic_datasets
+
+    return make_synthetic_datasets(tmp_path_factory.mktemp("data"))
+
+
+def _tiny(steps=4, **kw):
+    from lava_spikingunet.training import TrainOptions
+
+    return TrainOptions(
+        task="denoise-grey", width=4, depth=2, steps=steps, batch=2, patch=16, warmup=1,
+        eval_every=2, checkpoint_every=2, activation="ilif", levels=15, **kw,
+    )  # fmt: skip
+
+
+def test_ilif_training_from_scratch_resumes_identically(tmp_path, syn):
+    from lava_spikingunet.checkpoints import load_checkpoint
+    from lava_spikingunet.training import train
+
+    kw = dict(data_root=syn, threads=1, progress=False)
+    train(_tiny(steps=5, sparsity=1e-3), tmp_path / "a", **kw)
+    train(_tiny(steps=5, sparsity=1e-3), tmp_path / "b", stop_at=2, **kw)
+    train(_tiny(steps=5, sparsity=1e-3), tmp_path / "b", resume=True, **kw)
+    a = load_checkpoint(tmp_path / "a" / "final.pt")["state_dict"]
+    b = load_checkpoint(tmp_path / "b" / "final.pt")["state_dict"]
+    assert any(k.startswith("ilif.") for k in a)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_cli_quantization_aware_fine_tuning_then_exact_conversion(tmp_path, syn, capsys):
+    from lava_spikingunet.checkpoints import load_unet
+    from lava_spikingunet.cli import main
+    from lava_spikingunet.graph.serialize import load_graph
+
+    common = ["--data-root", str(syn), "--width", "4", "--depth", "2", "--batch", "2",
+              "--patch", "16", "--warmup", "1", "--eval-every", "2", "--threads", "1",
+              "--no-progress"]  # fmt: skip
+    assert main(["train", "denoise-grey", "--out", str(tmp_path / "f"), "--steps", "2",
+                 *common]) == 0  # fmt: skip
+    init = tmp_path / "f" / "final.pt"
+    assert main(["train", "denoise-grey", "--out", str(tmp_path / "q"), "--steps", "2",
+                 "--activation", "ilif", "--levels", "7", "--sparsity", "0.01",
+                 "--init", str(init), *common]) == 0  # fmt: skip
+    ilif, meta = load_unet(tmp_path / "q" / "final.pt")
+    assert ilif.config.activation == "ilif" and ilif.config.levels == 7
+    assert meta["train"]["options"]["init"] == str(init)
+    # bad levels and a mismatched warm start are refused by name
+    assert main(["train", "denoise-grey", "--out", str(tmp_path / "x"), "--steps", "2",
+                 "--activation", "ilif", "--levels", "4", *common]) == 2  # fmt: skip
+    assert "2^N - 1" in capsys.readouterr().err
+    bad = [a if a != "4" else "6" for a in common]  # width 6 vs the width-4 init
+    assert main(["train", "denoise-grey", "--out", str(tmp_path / "y"), "--steps", "2",
+                 "--init", str(init), *bad]) == 2  # fmt: skip
+    assert "does not fit" in capsys.readouterr().err
+    # convert: exact, T = 1, no calibration data needed beyond the task's metadata
+    out = tmp_path / "snn.pt"
+    assert main(["convert", str(tmp_path / "q" / "final.pt"), "--out", str(out),
+                 "--data-root", str(syn), "--frame", "16x16", "--no-progress"]) == 0  # fmt: skip
+    graph = load_graph(out)
+    assert graph.meta.timesteps == 1
+    assert graph.node(graph.neurons()[0]).n_thresholds == 3
+    assert main(["convert", str(tmp_path / "q" / "final.pt"), "--out", str(tmp_path / "t.pt"),
+                 "--data-root", str(syn), "--T", "4", "--no-progress"]) == 2  # fmt: skip
