@@ -55,15 +55,15 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "drive-ilif": (
         "drive",
-        dict(_ILIF, steps=1500, batch=32, patch=48, sparsity=0.01, init="checkpoints/drive.pt"),
+        dict(_SEG, steps=1500, batch=32, patch=48, init="checkpoints/drive.pt"),
     ),  # fmt: skip
     "isbi2012-ilif": (
         "isbi2012",
-        dict(_ILIF, steps=600, batch=8, patch=128, sparsity=0.01, init="checkpoints/isbi2012.pt"),
+        dict(_SEG, steps=600, batch=8, patch=128, init="checkpoints/isbi2012.pt"),
     ),  # fmt: skip
     "camseq01-ilif": (
         "camseq01",
-        dict(_ILIF, steps=600, batch=8, patch=128, sparsity=0.01, init="checkpoints/camseq01.pt"),
+        dict(_SEG, steps=600, batch=8, patch=128, init="checkpoints/camseq01.pt"),
     ),  # fmt: skip
 }
 COMMON = dict(width=16, depth=3, seed=0, eval_every=250, checkpoint_every=250)
