@@ -44,6 +44,7 @@ STEPS: dict[str, tuple[str, list[str], list[str]]] = {
         ],
         ["--quick", "--tasks", "denoise-grey", "--out", "benchmarks/results/peer_quick_grey"],
     ),  # fmt: skip
+    "ilif": ("benchmarks.ilif", [], ["--images", "3", "--preset-images", "2", "--quick"]),
     "demo": (
         "lava_spikingunet",
         ["demo", "--overwrite", "--out", "benchmarks/results/demo"],
@@ -51,6 +52,8 @@ STEPS: dict[str, tuple[str, list[str], list[str]]] = {
     ),
 }
 SHIP_TASKS = ("denoise-grey", "drive")
+#: The one-timestep I-LIF models (``ship_models TASK --ilif`` -> netx_exports/TASK-t1/).
+SHIP_ILIF_TASKS = ("denoise-grey", "denoise-colour", "drive", "isbi2012", "camseq01")
 
 
 def run_step(module: str, args: list[str]) -> tuple[int, float]:
@@ -71,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         for task in SHIP_TASKS:
             code, secs = run_step("benchmarks.ship_models", [task])
             rows.append((f"ship {task}", "benchmarks.ship_models", code, secs))
+        for task in SHIP_ILIF_TASKS:
+            code, secs = run_step("benchmarks.ship_models", [task, "--ilif", "--threads", "1"])
+            rows.append((f"ship {task} --ilif", "benchmarks.ship_models", code, secs))
     for name in args.only or list(STEPS):
         module, full, quick = STEPS[name]
         print(f"\n=== {name}: python -m {module} {' '.join(quick if args.quick else full)}")
