@@ -47,12 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--init", required=True, help="float U-Net checkpoint to fine-tune from")
     p.add_argument("--levels", type=int, default=15)
     p.add_argument("--weights", default="0,3e-5,1e-4,3e-4", help="comma-separated knob values")
+    p.add_argument("--form", choices=("virtual", "graded"), default="virtual",
+                   help="what the penalty counts (TrainOptions.sparsity_form)")  # fmt: skip
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--runs", default="runs/ilif_penalty", help="folder of the training runs")
     p.add_argument("--data-root", default=None)
     p.add_argument("--out", default=str(RESULTS / "ilif_penalty"))
+    p.add_argument("--merge", action="store_true", help="keep the other form's rows")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -67,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     unet_metric = float((meta.get("metrics") or {}).get(key, float("nan")))
     for w in (float(v) for v in args.weights.split(",")):
-        run = Path(args.runs) / f"{args.task}-D{args.levels}-w{w:g}"
+        suffix = "" if args.form == "virtual" else f"-{args.form}"
+        run = Path(args.runs) / f"{args.task}-D{args.levels}-w{w:g}{suffix}"
         options = TrainOptions(
             task=args.task,
             width=unet.config.base_width,
@@ -84,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             activation="ilif",
             levels=args.levels,
             sparsity=w,
+            sparsity_form=args.form,
             init=str(args.init),
         )
         t0 = time.monotonic()
@@ -94,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         metrics = json.loads((run / "metrics.json").read_text())["metrics"]
         rates = synop_rates(model, frame)
         rows.append(
-            {"weight": w, key: metrics[key], "metrics": metrics, "synops_per_mac": rates}
+            {"weight": w, "form": args.form, key: metrics[key], "metrics": metrics}
+            | {"synops_per_mac": rates}
             | {"run": str(run), "wall_s": round(time.monotonic() - t0, 1), "reused": done}
         )
         print(f"W={w:g}: {key} {metrics[key]:.4f}  synops/MAC " + str(rates), flush=True)
@@ -112,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"python": platform.python_version(), "threads": args.threads},
     }
     base = Path(args.out)
+    if args.merge and base.with_suffix(".json").is_file():
+        old = json.loads(base.with_suffix(".json").read_text())
+        keep = [r for r in old.get("rows", []) if r.get("form", "virtual") != args.form]
+        out["rows"] = keep + out["rows"]
     write_text_atomic(base.with_suffix(".json"), json.dumps(out, indent=1) + "\n", overwrite=True)
     lines = [
         f"# I-LIF synop penalty: {args.task}, D = {args.levels}, {args.steps} steps from "
@@ -120,13 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         f"float U-Net {key}: {unet_metric:.4f}. Synops per ANN MAC on the first test frame "
         f"{frame.shape[-2]}x{frame.shape[-1]}.",
         "",
-        f"| weight | {key} | graded | cascade | virtual |",
-        "|---|---|---|---|---|",
+        f"| penalty form | weight | {key} | graded | cascade | virtual |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
         s = r["synops_per_mac"]
         lines.append(
-            f"| {r['weight']:g} | {r[key]:.4f} | {s['graded']:.3f} | {s['cascade']:.3f} "
+            f"| {r.get('form', 'virtual')} | {r['weight']:g} | {r[key]:.4f} | {s['graded']:.3f} "
+            f"| {s['cascade']:.3f} "
             f"| {s['virtual']:.3f} |"
         )
     write_text_atomic(base.with_suffix(".md"), "\n".join(lines) + "\n", overwrite=True)
@@ -143,14 +154,18 @@ def _figure(out: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     key = out["metric"]
-    for form, marker in (("graded", "o"), ("cascade", "s"), ("virtual", "^")):
-        xs = [r["synops_per_mac"][form] for r in out["rows"]]
-        ys = [r[key] for r in out["rows"]]
-        ax.plot(xs, ys, marker=marker, label=form)
-        for r, x, y in zip(out["rows"], xs, ys, strict=True):
-            if form == "graded":
-                ax.annotate(f"W={r['weight']:g}", (x, y), fontsize=7)
+    for pen, style in (("virtual", "-"), ("graded", "--")):
+        rows = [r for r in out["rows"] if r.get("form", "virtual") == pen]
+        for form, marker in (("graded", "o"), ("cascade", "s"), ("virtual", "^")):
+            xs = [r["synops_per_mac"][form] for r in rows]
+            ys = [r[key] for r in rows]
+            if xs:
+                ax.plot(xs, ys, style, marker=marker, label=f"{form} synops, {pen} penalty")
+            for r, x, y in zip(rows, xs, ys, strict=True):
+                if form == "graded":
+                    ax.annotate(f"W={r['weight']:g}", (x, y), fontsize=7)
     ax.axhline(out["unet"], color="k", ls="--", lw=0.8, label="float U-Net")
+    ax.set_xscale("log")
     ax.set_xlabel("synops per ANN MAC")
     ax.set_ylabel(key)
     ax.set_title(f"I-LIF penalty, {out['task']} D={out['levels']}")

@@ -143,15 +143,26 @@ def record_counts(model: nn.Module, on: bool = True) -> None:
             mod.counts = None
 
 
-def synops_per_mac(model: nn.Module) -> torch.Tensor:
-    """Accumulate-only synaptic ops of the last forward per ANN MAC (differentiable).
+#: What the synop penalty counts per element: ``virtual`` the count ``k`` (accumulate
+#: synops of the virtual form), ``graded`` the saturating ``k / (k + 1)`` (a smooth
+#: stand-in for ``[k > 0]``, the graded form's one event per non-zero count, within a
+#: factor 2 of it for every ``k >= 1``; its gradient is that of a reweighted L1, each
+#: count weighted by ``1 / (k + 1)`` at its current value).
+PENALTY_FORMS = ("virtual", "graded")
 
-    ``sum_l fanout_l * sum(counts_l) / (batch * MACs)``: exactly the synops of the
-    virtual (binary, D sub-steps) form away from the border, and an upper bound of the
-    graded form's (one event per non-zero count). This is the synop-aware sparsity
-    penalty: counts are weighted by what they cost downstream, not just by how many
-    there are. Needs :func:`record_counts` before the forward.
+
+def synops_per_mac(model: nn.Module, form: str = "virtual") -> torch.Tensor:
+    """Synaptic ops of the last forward per ANN MAC (differentiable): the synop penalty.
+
+    ``sum_l fanout_l * sum(f(counts_l)) / (batch * MACs)`` with ``f(k) = k`` (``form =
+    "virtual"``: exactly the accumulate synops of the virtual form away from the border,
+    an upper bound of the graded form's) or ``f(k) = k / (k + 1)`` (``"graded"``: pushes
+    small counts to zero, where a graded event is saved, and leaves large ones nearly
+    alone). Counts are weighted by what they cost downstream, not just by how many there
+    are. Needs :func:`record_counts` before the forward.
     """
+    if form not in PENALTY_FORMS:
+        raise ValueError(f"penalty form must be one of {PENALTY_FORMS}, got {form!r}")
     points = ilif_points(model)
     fan = fanouts(model)
     total = None
@@ -162,6 +173,8 @@ def synops_per_mac(model: nn.Module) -> torch.Tensor:
         c = mod.counts
         if name == "enc0.c1":
             batch, hw = c.shape[0], (c.shape[-2], c.shape[-1])
+        if form == "graded":
+            c = c / (c.detach().clamp(min=0) + 1)
         term = fan[name] * c.sum()
         total = term if total is None else total + term
     assert batch is not None and hw is not None and total is not None

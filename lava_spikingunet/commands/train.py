@@ -53,6 +53,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="I-LIF synop penalty weight: loss += W * (synops per ANN MAC) (default 0)",
     )  # fmt: skip
     p.add_argument(
+        "--sparsity-form", choices=("virtual", "graded"), default="virtual",
+        help="what the penalty counts: virtual (every count k, the accumulate synops) or "
+        "graded (k/(k+1): pushes small counts to zero, saving graded events)",
+    )  # fmt: skip
+    p.add_argument(
         "--init",
         default="",
         metavar="CKPT",
@@ -125,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         activation=args.activation,
         levels=args.levels if args.activation == "ilif" else 0,
         sparsity=args.sparsity,
+        sparsity_form=args.sparsity_form,
     )
     summary = train(
         options,

@@ -220,7 +220,7 @@ def train(
         batch = make_batch(dataset, step, options.batch)
         loss = task.loss(model, batch)
         if penalty:
-            rate = synops_per_mac(model)
+            rate = synops_per_mac(model, options.sparsity_form)
             loss = loss + options.sparsity * rate
             last_rate = rate.item()
         if not torch.isfinite(loss):

@@ -24,6 +24,7 @@ class TrainOptions:
     activation: str = "relu"  # "relu" or "ilif" (integer-valued, docs/ilif.md)
     levels: int = 0  # I-LIF levels D = 2^N - 1
     sparsity: float = 0.0  # weight of the synop penalty (synops per ANN MAC)
+    sparsity_form: str = "virtual"  # what the penalty counts: "virtual" (k) or "graded"
     init: str = ""  # warm start: a U-Net checkpoint whose weights the run starts from
 
     def to_dict(self) -> dict:
