@@ -125,7 +125,8 @@ def test_integer_reference_equals_the_integer_ilif_network(case):
     assert fired > 0
 
 
-def test_synop_penalty_lowers_synops_on_a_fixed_batch():
+@pytest.mark.parametrize("form", ["virtual", "graded"])
+def test_synop_penalty_lowers_synops_on_a_fixed_batch(form):
     torch.manual_seed(0)
     x = torch.rand(4, 1, 16, 16)
     target = torch.rand(4, 1, 16, 16) * 0.1
@@ -138,14 +139,27 @@ def test_synop_penalty_lowers_synops_on_a_fixed_batch():
         record_counts(unet)
         for _ in range(40):
             loss = torch.mean((unet(x) - target) ** 2)
-            loss = loss + weight * synops_per_mac(unet)
+            loss = loss + weight * synops_per_mac(unet, form)
             opt.zero_grad()
             loss.backward()
             opt.step()
-        return synop_rates(unet, x)["virtual"]
+        return synop_rates(unet, x)[form]
 
-    plain, penalized = fit(0.0), fit(0.05)
+    plain, penalized = fit(0.0), fit(0.05 if form == "virtual" else 0.5)
     assert penalized < 0.7 * plain, (plain, penalized)
+
+
+def test_penalty_values_match_the_forms():
+    unet, x, _ = _ilif_unet(1, 2, 4, 15, (1, 1), True)
+    record_counts(unet)
+    with torch.no_grad():
+        unet(x)
+        virtual, graded = synops_per_mac(unet, "virtual"), synops_per_mac(unet, "graded")
+    rates = synop_rates(unet, x)
+    assert float(virtual) == pytest.approx(rates["virtual"], rel=1e-5)
+    assert 0.5 * rates["graded"] <= float(graded) <= rates["graded"]
+    with pytest.raises(ValueError, match="penalty form"):
+        synops_per_mac(unet, "cascade")
 
 
 def test_synop_rates_match_a_brute_force_count():
