@@ -352,7 +352,7 @@ def write_ilif_card(folder: Path, task: str, info: dict[str, Any]) -> None:
         f"- **File**: `model.h5` ({info['size_mb']:.2f} MB, netx HDF5, docs/netx_schema.md), "
         f"neuron form {info['form']} (graded, cascade and virtual all run and verify)",
         "",
-        f"## Test metrics ({info['test']})",
+        f"## Test metrics: {info['test']}",
         "",
         "| metric | U-Net | I-LIF U-Net | integer SNN (T = 1) | Lava |",
         "|---|---|---|---|---|",
