@@ -40,8 +40,9 @@ from lava_spikingunet.errors import LavaRunError, Terminated, UserError
 __all__ = ["lava_session", "stop_with_timeout", "kill_processes", "socket_dir"]
 
 #: AF_UNIX socket paths are limited to 108 bytes; a manager socket adds
-#: ``/pymp-XXXXXXXX/listener-XXXXXXXX`` (about 33) to the folder.
-_MAX_SOCKET_BASE = 70
+#: ``/pymp-su<pid>-XXXXXXXX/listener-XXXXXXXX`` (at most about 45) to the folder.
+_MAX_SOCKET_BASE = 60
+_SOCKET_PREFIX = "pymp-su"
 _PR_SET_PDEATHSIG = 1
 
 #: True in the parent while a session is open: the after-fork hook reads the copy a
@@ -78,23 +79,68 @@ class _Hook:
 _HOOK = _Hook()
 multiprocessing.util.register_after_fork(_HOOK, _after_fork)
 
+#: pid -> Process of every multiprocessing child started during the open session. Polling
+#: ``active_children()`` is not enough: ``Process.start()`` reaps and forgets children
+#: that died, so a worker killed between two polls would never be seen.
+_STARTED: dict[int, multiprocessing.process.BaseProcess] | None = None
+
+
+class _RecordingChildren(set):
+    """``multiprocessing.process._children`` that also records children started in a session."""
+
+    def add(self, p) -> None:
+        super().add(p)
+        record = _STARTED
+        if record is not None and os.getpid() == _SESSION_PARENT:
+            record[p.pid] = p
+
+
+if not isinstance(multiprocessing.process._children, _RecordingChildren):
+    multiprocessing.process._children = _RecordingChildren(multiprocessing.process._children)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep_stale(base: str) -> None:
+    """Remove socket folders this module made for processes that no longer exist (a
+    SIGKILLed run cannot remove its own); named ``pymp-su<pid>-*``, nothing else."""
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(_SOCKET_PREFIX):
+            continue
+        pid = name[len(_SOCKET_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+
 
 def socket_dir() -> str:
     """Make sure multiprocessing's socket folder has a short path; return it.
 
     Python puts the manager's AF_UNIX socket in ``$TMPDIR/pymp-*``; above about 108
-    bytes every Lava run fails with ``EOFError``. A long ``TMPDIR`` gets a folder under
-    ``/tmp`` (or ``/dev/shm``) instead; none writable gives a named error.
+    bytes every Lava run fails with ``EOFError``. The folder is made here, named after
+    this process (``pymp-su<pid>-*``, so that a later run can remove it if this process
+    is SIGKILLed), under ``TMPDIR`` or, if that path is too long, ``/tmp`` (or
+    ``/dev/shm``); none writable gives a named error. It is removed at exit.
     """
     config = multiprocessing.process.current_process()._config
     current = config.get("tempdir")
-    if current and len(current) <= _MAX_SOCKET_BASE + 14 and os.path.isdir(current):
+    if current and len(current) <= _MAX_SOCKET_BASE + 30 and os.path.isdir(current):
         return current
-    if current is None and len(tempfile.gettempdir()) <= _MAX_SOCKET_BASE:
-        return multiprocessing.util.get_temp_dir()
-    for base in ("/tmp", "/dev/shm", "/var/tmp"):
+    for base in (tempfile.gettempdir(), "/tmp", "/dev/shm", "/var/tmp"):
         if len(base) <= _MAX_SOCKET_BASE and os.access(base, os.W_OK | os.X_OK):
-            folder = tempfile.mkdtemp(prefix="pymp-", dir=base)
+            _sweep_stale(base)
+            folder = tempfile.mkdtemp(prefix=f"{_SOCKET_PREFIX}{os.getpid()}-", dir=base)
             config["tempdir"] = folder
             multiprocessing.util.Finalize(
                 None, shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True},
@@ -207,13 +253,16 @@ class _Watchdog(threading.Thread):
         self._stop_event = threading.Event()
 
     def collect(self) -> None:
-        for p in multiprocessing.active_children():
+        for p in list((_STARTED or {}).values()) + multiprocessing.active_children():
             if p.pid not in self.known:
                 self.children.setdefault(p.pid, p)
 
     def dead(self) -> str | None:
-        for p in self.children.values():
-            code = p.exitcode
+        for p in list(self.children.values()):
+            try:
+                code = p.exitcode
+            except ValueError:  # closed
+                continue
             if code is None:
                 continue
             what = f"exit status {code}" if code >= 0 else f"killed by signal {-code}"
@@ -276,7 +325,7 @@ def lava_session(proc, timeout: float = 30.0, poll: float = 0.25) -> Iterator[ob
     block kills the workers instead of asking them to stop; a clean block is stopped
     with ``stop()``, given ``timeout`` seconds.
     """
-    global _IN_SESSION, _SESSION_PARENT
+    global _IN_SESSION, _SESSION_PARENT, _STARTED
 
     socket_dir()
     before = {p.pid for p in multiprocessing.active_children()}
@@ -329,6 +378,7 @@ def lava_session(proc, timeout: float = 30.0, poll: float = 0.25) -> Iterator[ob
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
+    _STARTED = {}
     _IN_SESSION, _SESSION_PARENT = True, os.getpid()
     watchdog.start()
     try:
@@ -336,7 +386,8 @@ def lava_session(proc, timeout: float = 30.0, poll: float = 0.25) -> Iterator[ob
             yield proc
         finally:
             watchdog.disarm()
-            _IN_SESSION = False
+            watchdog.collect()
+            _IN_SESSION, _STARTED = False, None
     except BaseException as exc:
         watchdog.collect()
         kill_processes(
