@@ -303,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         "(loihi2) network run by the integer reference at T = 1; synops per MAC counted "
         "by the profiler on the first test frame (denoisers: 128x128 centre crop) over "
         "every step of the frame; presets: float Spiking-UNet on the first "
-        f"{args.preset_images} test images. torch threads: {args.threads}."
+        f"{args.preset_images} test images, synops on the first frame's top-left 128x128. "
+        f"torch threads: {args.threads}."
     )
     out["machine"] = {"python": platform.python_version(), "threads": args.threads}
     for name in args.tasks.split(","):
