@@ -112,6 +112,21 @@ def measure(task_name: str, unet_path: Path, float_graph: Path, h5: Path, recipe
     return out
 
 
+def file_record(graph, info, h5: Path) -> dict[str, Any]:
+    """What a card says of the exported file: neuron, fixed point, timing, size."""
+    first = graph.neurons()[0]
+    return {
+        "n_thresholds": graph.node(first).n_thresholds,
+        "theta_unit_int": graph.node(first).theta_unit_int,
+        "hw": info.hw_profile,
+        "form": info.neuron_form,
+        "T": info.timesteps,
+        "depth_steps": info.pipeline_depth,
+        "steps_per_frame": info.frame_steps,
+        "size_mb": h5.stat().st_size / 1e6,
+    }
+
+
 def tuned_record(tuned: Path) -> dict[str, Any]:
     """What the card says of conversion and fine-tuning, from the fine-tuned graph."""
     from lava_spikingunet.graph.serialize import load_graph
@@ -280,14 +295,7 @@ def ship_ilif(task: str, threads: int, invocation: str) -> int:
         "levels": ilif.config.levels,
         "ilif_train": (ilif_meta.get("train") or {}).get("options"),
         "checkpoints": {"unet": rel(unet_ckpt), "ilif": rel(ilif_ckpt)},
-        "n_thresholds": graph.node(first).n_thresholds,
-        "theta_unit_int": graph.node(first).theta_unit_int,
-        "hw": info.hw_profile,
-        "form": info.neuron_form,
-        "T": info.timesteps,
-        "depth_steps": info.pipeline_depth,
-        "steps_per_frame": info.frame_steps,
-        "size_mb": h5.stat().st_size / 1e6,
+        **file_record(graph, info, h5),
         "verify": {
             "frame": "x".join(str(s) for s in graph.resized(side, side).node(first).shape[1:]),
             "mismatches": {
@@ -497,15 +505,8 @@ def main(argv: list[str] | None = None) -> int:
         "depth": unet.config.depth,
         "params": sum(p.numel() for p in unet.parameters()),
         **tuned_record(tuned),
-        "n_thresholds": graph.node(first).n_thresholds,
         "theta1": graph.node(first).theta1,
-        "theta_unit_int": graph.node(first).theta_unit_int,
-        "hw": info.hw_profile,
-        "form": info.neuron_form,
-        "T": info.timesteps,
-        "depth_steps": info.pipeline_depth,
-        "steps_per_frame": info.frame_steps,
-        "size_mb": h5.stat().st_size / 1e6,
+        **file_record(graph, info, h5),
         "verify": {
             "frame": "x".join(str(s) for s in graph.resized(side, side).node(first).shape[1:]),
             "mismatches_graded": sum(r["mismatches"] for r in verify[0]["layers"])
