@@ -80,13 +80,7 @@ def conv_transpose_matrix(
     ox = ix * stride - padding + kx
     val = w[ci, co, ky, kx]
     ok = (oy >= 0) & (oy < ho) & (ox >= 0) & (ox < wo) & (val != 0)
-    rows = (ox * ho + oy) * c_out + co
-    cols = (ix * h + iy) * c_in + ci
-    mat = csr_matrix(
-        (val[ok], (rows[ok], cols[ok])), shape=(c_out * ho * wo, c_in * h * wd), dtype=np.int64
-    )
-    mat.sum_duplicates()
-    return mat, (c_out, ho, wo)
+    return _whc_matrix(val, ok, (co, oy, ox), (ci, iy, ix), (c_out, ho, wo), (c_in, h, wd))
 
 
 def conv_matrix(
@@ -107,6 +101,14 @@ def conv_matrix(
     ix = ox * stride - padding + kx
     val = w[co, ci, ky, kx]
     ok = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < wd) & (val != 0)
+    return _whc_matrix(val, ok, (co, oy, ox), (ci, iy, ix), (c_out, ho, wo), (c_in, h, wd))
+
+
+def _whc_matrix(val, ok, out_idx, in_idx, out_chw, in_chw):
+    """The sparse ``(n_out, n_in)`` matrix of taps ``val[ok]`` on WHC-flattened vectors:
+    output ``(c, y, x)`` is row ``(x H + y) C + c``, input likewise a column."""
+    (co, oy, ox), (ci, iy, ix) = out_idx, in_idx
+    (c_out, ho, wo), (c_in, h, wd) = out_chw, in_chw
     rows = (ox * ho + oy) * c_out + co
     cols = (ix * h + iy) * c_in + ci
     mat = csr_matrix(
