@@ -44,11 +44,11 @@ from lava_spikingunet.conversion import tasks as T
 from lava_spikingunet.conversion.ilif import convert_ilif
 from lava_spikingunet.fileio import atomic_path, write_text_atomic
 from lava_spikingunet.fixed_point import quantize_graph
-from lava_spikingunet.graph.timing import frame_steps, pipeline_depth
+from lava_spikingunet.graph.timing import balance_delays, frame_steps, pipeline_depth
 from lava_spikingunet.profiling.record import record_spikes
 from lava_spikingunet.profiling.synops import count_synops
 from lava_spikingunet.reference.input_current import input_current
-from lava_spikingunet.reference.module import IntegerSpikingUNetModule
+from lava_spikingunet.reference.module import IntegerSpikingUNetModule, pad_frames
 from lava_spikingunet.reference.simulator import simulate
 from lava_spikingunet.snn.module import SpikingUNetModule
 
@@ -86,8 +86,6 @@ def first_frame(task, denoiser: bool) -> torch.Tensor:
 
 
 def padded(x: torch.Tensor, m: int) -> torch.Tensor:
-    from lava_spikingunet.reference.module import pad_frames
-
     return pad_frames(x, m)[0]
 
 
@@ -187,8 +185,6 @@ def presets(unet, task, x: torch.Tensor, args) -> list[dict[str, Any]]:
             graph = convert_unet(unet, stats, h, w, cfg)
             value = T.evaluate(task, SpikingUNetModule(graph, t), args.preset_images)[key]
             q = quantize_graph(graph, "loihi2", calib=x)
-            from lava_spikingunet.graph.timing import balance_delays
-
             qb = balance_delays(q.copy())
             rates = synops_per_mac(qb, x)
             rows.append(

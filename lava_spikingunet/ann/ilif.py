@@ -27,6 +27,9 @@ import math
 import torch
 from torch import nn
 
+from lava_spikingunet.neuron_forms import NEURON_FORMS as FORMS
+from lava_spikingunet.profiling.synops import events
+
 #: The count levels D an MT neuron can emit in one step: 2^N - 1 for N = 1..8.
 VALID_LEVELS = tuple(2**n - 1 for n in range(1, 9))
 
@@ -67,24 +70,24 @@ class ILIF(nn.Module):
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         theta = self.theta
-        if torch.is_grad_enabled():
-            x = u / theta.detach()
-            s = torch.floor(torch.clamp(x, 0, self.levels) + 0.5).detach()
-            # LSQ step gradient: d(s * theta)/d theta = s - x inside, D above, 0 below.
-            above = (x > self.levels).to(u.dtype)
-            inside = ((x >= 0) & (x <= self.levels)).to(u.dtype)
-            step_grad = (s - x.detach()) * inside + self.levels * above
-            out = s * theta.detach() + (u - u.detach()) * inside
-            out = out + (theta - theta.detach()) * step_grad
-            # the count with a straight-through gradient w.r.t. u (for the penalty)
-            # (and w.r.t. theta: a coarser step means fewer counts)
-            x_live = u / theta
-            counts = s + (x_live - x_live.detach()) * inside
-        else:
+        if not torch.is_grad_enabled():
             s = ilif_count(u, theta, self.levels)
-            out = s * theta
-            counts = s
-        self.counts = counts if self.record else None
+            self.counts = s if self.record else None
+            return s * theta
+        x = u / theta.detach()
+        s = torch.floor(torch.clamp(x, 0, self.levels) + 0.5).detach()
+        # LSQ step gradient: d(s * theta)/d theta = s - x inside, D above, 0 below.
+        above = (x > self.levels).to(u.dtype)
+        inside = ((x >= 0) & (x <= self.levels)).to(u.dtype)
+        step_grad = (s - x.detach()) * inside + self.levels * above
+        out = s * theta.detach() + (u - u.detach()) * inside
+        out = out + (theta - theta.detach()) * step_grad
+        self.counts = None
+        if self.record:
+            # the count with a straight-through gradient w.r.t. u, and w.r.t. theta (a
+            # coarser step means fewer counts), for the synop penalty
+            x_live = u / theta
+            self.counts = s + (x_live - x_live.detach()) * inside
         return out
 
     def extra_repr(self) -> str:
@@ -244,17 +247,12 @@ def synop_rates(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
     record_counts(model, True)
     try:
         model.forward_unpadded(x)
-        rates = {"graded": 0.0, "cascade": 0.0, "virtual": 0.0}
+        rates = {form: 0.0 for form in FORMS}
         for name, mod in ilif_points(model).items():
             k = mod.counts.to(torch.int64)
-            pop = torch.zeros_like(k)
-            rest = k.clone()
-            while bool(rest.any()):
-                pop += rest & 1
-                rest >>= 1
-            rates["graded"] += fan[name] * float((k > 0).sum())
-            rates["cascade"] += fan[name] * float(pop.sum())
-            rates["virtual"] += fan[name] * float(k.sum())
+            n = levels_to_thresholds(mod.levels)
+            for form in FORMS:
+                rates[form] += fan[name] * float(events(k, form, n).sum())
     finally:
         record_counts(model, False)
         model.train(was_training)

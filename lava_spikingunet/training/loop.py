@@ -64,8 +64,11 @@ def _check_run_dir(out: Path, resume: bool, overwrite: bool) -> None:
         log(f"note: --overwrite: the files in {out} are replaced as the new run writes them")
 
 
-def _warm_start(model: UNet, path: str) -> None:
-    """Copy the weights of checkpoint ``path`` into ``model`` (same width and depth)."""
+def _warm_start(model: UNet, path: str) -> bool:
+    """Copy the weights of checkpoint ``path`` into ``model`` (same width and depth).
+
+    Returns True when the checkpoint carried I-LIF steps (an I-LIF U-Net), which are
+    then kept rather than calibrated again."""
     init = load_checkpoint(path)
     own = model.state_dict()
     missing = [k for k in init["state_dict"] if k not in own]
@@ -77,13 +80,7 @@ def _warm_start(model: UNet, path: str) -> None:
         )
     model.load_state_dict(init["state_dict"], strict=False)
     log(f"warm start from {path}")
-
-
-def _has_thetas(path: str) -> bool:
-    """True when checkpoint ``path`` is an I-LIF U-Net (its thetas are kept)."""
-    if not path:
-        return False
-    return any(k.startswith("ilif.") for k in load_checkpoint(path)["state_dict"])
+    return any(k.startswith("ilif.") for k in init["state_dict"])
 
 
 def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -149,9 +146,10 @@ def train(
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     dataset = task.train_set()
+    has_thetas = False
     if state is None and options.init:
-        _warm_start(model, options.init)
-    if state is None and options.activation == "ilif" and not _has_thetas(options.init):
+        has_thetas = _warm_start(model, options.init)
+    if state is None and options.activation == "ilif" and not has_thetas:
         inputs = [make_batch(dataset, 10**7 + i, options.batch)[0] for i in range(4)]
         init = calibrate_thetas(model, inputs)
         log("I-LIF thetas (p99.9 / D): " + ", ".join(f"{k}={v:.3g}" for k, v in init.items()))
