@@ -56,6 +56,17 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
         "denoise-grey",
         dict(_DEN, steps=600, sparsity=3e-4, sparsity_form="graded"),
     ),
+    # the D = 63 runs that moved the denoisers to D = 255 (kept for the record, unpublished)
+    "denoise-grey-ilif-d63-graded": (
+        "denoise-grey",
+        dict(_DEN, levels=63, steps=1500, sparsity=1e-3, sparsity_form="graded"),
+    ),
+    "denoise-colour-ilif-d63": (
+        "denoise-colour",
+        dict(
+            _DEN, levels=63, steps=1200, sparsity=3e-5, init="checkpoints/denoise-colour-blind.pt"
+        ),
+    ),  # fmt: skip
     "denoise-colour-ilif": (
         "denoise-colour",
         dict(_DEN, steps=600, init="checkpoints/denoise-colour-blind.pt"),
@@ -111,6 +122,49 @@ def publish(name: str, runs: Path) -> None:
     print(f"published checkpoints/{name}.pt")
 
 
+def report(runs: Path, out: Path) -> None:
+    """Test metrics and synops per ANN MAC (``ann.ilif.synop_rates``, interior estimate)
+    of every finished I-LIF run on its task's first test frame (denoisers: the 128x128
+    centre crop) -> ``out.{json,md}``."""
+    from lava_spikingunet.ann.ilif import synop_rates
+    from lava_spikingunet.checkpoints import load_unet
+    from lava_spikingunet.conversion import tasks as T
+    from lava_spikingunet.fileio import write_text_atomic
+
+    rows = []
+    for name, (task_name, fields) in RECIPES.items():
+        final = runs / name / "final.pt"
+        if fields.get("activation") != "ilif" or not final.is_file():
+            continue
+        model, meta = load_unet(final)
+        task = T.load_task(task_name, None)
+        item = T.test_items(task, 1)[0]
+        if task_name.startswith("denoise"):
+            item = T.center_crop(item, 128)
+        x = item[0][None].float()
+        m = model.size_multiple
+        x = x[..., : x.shape[-2] // m * m, : x.shape[-1] // m * m]
+        rows.append({"recipe": name, **{k: fields.get(k) for k in ("levels", "steps",
+                     "sparsity", "sparsity_form")}, "metrics": meta["metrics"],
+                     "synops_per_mac": synop_rates(model, x)})  # fmt: skip
+        print(f"{name}: {rows[-1]['synops_per_mac']}", flush=True)
+    write_text_atomic(out.with_suffix(".json"), json.dumps(rows, indent=1) + "\n", True)
+    lines = ["# I-LIF runs (benchmarks/train_ilif.py --report)", "",
+             "Test metrics of each finished run (full test split); synops per ANN MAC of "
+             "the I-LIF U-Net on the first test frame (denoisers: 128x128 centre crop), "
+             "interior fan-out estimate (`ann.ilif.synop_rates`).", "",
+             "| recipe | D | steps | penalty | metrics | graded | cascade | virtual |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        met = ", ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items()
+                        if k.startswith(("psnr", "f1", "miou")))  # fmt: skip
+        pen = f"{r['sparsity_form'] or 'virtual'} {r['sparsity'] or 0:g}"
+        s = r["synops_per_mac"]
+        rates = f"{s['graded']:.3f} | {s['cascade']:.3f} | {s['virtual']:.3f}"
+        lines.append(f"| {r['recipe']} | {r['levels']} | {r['steps']} | {pen} | {met} | {rates} |")
+    write_text_atomic(out.with_suffix(".md"), "\n".join(lines) + "\n", True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("names", nargs="*", help=f"recipes (default: all): {', '.join(RECIPES)}")
@@ -118,10 +172,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-root", default=None)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--publish", action="store_true", help="copy finished runs to checkpoints/")
+    p.add_argument(
+        "--report", action="store_true",
+        help="only tabulate the finished I-LIF runs -> benchmarks/results/train_ilif.{json,md}",
+    )  # fmt: skip
     args = p.parse_args(argv)
     unknown = [n for n in args.names if n not in RECIPES]
     if unknown:
         p.error(f"unknown recipe(s) {unknown}; known: {', '.join(RECIPES)}")
+    if args.report:
+        report(args.runs, REPO / "benchmarks" / "results" / "train_ilif")
+        return 0
     for name in [n for n in ORDER if n in (args.names or ORDER)]:
         summary = run(name, args.runs, args.data_root, args.threads)
         print(f"{name}: {summary['metrics']}")
