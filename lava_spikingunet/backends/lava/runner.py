@@ -22,6 +22,7 @@ multiprocessing socket folder under a short path. A clean run is stopped with
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 import multiprocessing.process
 import multiprocessing.util
@@ -381,10 +382,17 @@ def lava_session(proc, timeout: float = 30.0, poll: float = 0.25) -> Iterator[ob
     _STARTED = {}
     _IN_SESSION, _SESSION_PARENT = True, os.getpid()
     watchdog.start()
+    # The workers are forked inside the block. Freezing the parent's objects first keeps
+    # the workers' garbage collector off them, so it does not touch (and copy) every
+    # inherited page: without it each worker grew to the parent's size, and a
+    # cascade-form run forked from a large process (the test suite) exhausted memory.
+    gc.collect()
+    gc.freeze()
     try:
         try:
             yield proc
         finally:
+            gc.unfreeze()
             watchdog.disarm()
             watchdog.collect()
             _IN_SESSION, _STARTED = False, None
