@@ -71,6 +71,18 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
         "denoise-colour",
         dict(_DEN, steps=600, init="checkpoints/denoise-colour-blind.pt"),
     ),
+    # weight-aware fine-tuning (docs/ilif.md): the D = 255 runs above, trained on with
+    # their conv weights rounded to the loihi2 fixed point in every forward
+    "denoise-grey-ilif-wq": (
+        "denoise-grey",
+        dict(_DEN, steps=600, lr=1e-4, warmup=20, weight_quant="loihi2",
+             init="checkpoints/denoise-grey-ilif.pt"),
+    ),  # fmt: skip
+    "denoise-colour-ilif-wq": (
+        "denoise-colour",
+        dict(_DEN, steps=600, lr=1e-4, warmup=20, weight_quant="loihi2",
+             init="checkpoints/denoise-colour-ilif.pt"),
+    ),  # fmt: skip
     "drive-ilif": (
         "drive",
         dict(_SEG, steps=1500, batch=32, patch=48, init="checkpoints/drive.pt"),

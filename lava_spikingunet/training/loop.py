@@ -24,8 +24,9 @@ import torch
 
 from lava_spikingunet.ann.ilif import calibrate_thetas, record_counts, synops_per_mac
 from lava_spikingunet.ann.unet import UNet
+from lava_spikingunet.ann.weight_quant import attach_weight_quant
 from lava_spikingunet.checkpoints import load_checkpoint, save_checkpoint
-from lava_spikingunet.errors import UserError
+from lava_spikingunet.errors import SpikingUNetError, UserError
 from lava_spikingunet.fileio import write_text_atomic
 from lava_spikingunet.training.options import TrainOptions
 from lava_spikingunet.training.schedule import lr_at
@@ -153,6 +154,14 @@ def train(
         inputs = [make_batch(dataset, 10**7 + i, options.batch)[0] for i in range(4)]
         init = calibrate_thetas(model, inputs)
         log("I-LIF thetas (p99.9 / D): " + ", ".join(f"{k}={v:.3g}" for k, v in init.items()))
+    if options.weight_quant:
+        if options.activation != "ilif":
+            raise UserError("weight-aware training (--weight-quant) is for I-LIF U-Nets")
+        try:
+            attach_weight_quant(model, options.weight_quant)
+        except (ValueError, KeyError, OSError, SpikingUNetError) as exc:
+            raise UserError(f"--weight-quant {options.weight_quant}: {exc}") from exc
+        log(f"weights rounded to the {options.weight_quant} fixed point in every forward")
     optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
     step, wall, history = 0, 0.0, []
     if state is not None:

@@ -26,6 +26,7 @@ class TrainOptions:
     sparsity: float = 0.0  # weight of the synop penalty (synops per ANN MAC)
     sparsity_form: str = "virtual"  # what the penalty counts: "virtual" (k) or "graded"
     init: str = ""  # warm start: a U-Net checkpoint whose weights the run starts from
+    weight_quant: str = ""  # I-LIF: train with a profile's fixed-point weights ("": float)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,0 +1,106 @@
+"""Weight-aware I-LIF training rounds each weight exactly as the deployed quantizer does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lava_spikingunet.ann.ilif import calibrate_thetas
+from lava_spikingunet.ann.unet import UNet, UNetConfig
+from lava_spikingunet.ann.weight_quant import attach_weight_quant, fake_quantize
+from lava_spikingunet.conversion.ilif import convert_ilif
+from lava_spikingunet.fixed_point.quantize import dequantize_graph, quantize_graph, quantize_weights
+
+CASES = [(0, 1, 3, 15, (1, 1), True), (1, 2, 4, 255, (1, 1), True), (2, 2, 3, 7, (3, 2), False)]
+
+
+def _unet(seed, depth, width, levels, chans, residual):
+    torch.manual_seed(seed)
+    cfg = UNetConfig(
+        chans[0], chans[1], width, depth, head_kernel=3 if residual else 1,
+        residual=residual, activation="ilif", levels=levels,
+    )  # fmt: skip
+    unet = UNet(cfg)
+    side = 4 * 2**depth
+    x = torch.rand(2, chans[0], side, side)
+    calibrate_thetas(unet, [x], percentile=99.0)
+    # spread the steps so that edge gains differ from layer to layer
+    with torch.no_grad():
+        for i, mod in enumerate(unet.ilif.values()):
+            mod.log_theta += 0.3 * ((i % 3) - 1)
+    unet.eval()
+    return unet, x, side
+
+
+@pytest.mark.parametrize("gain", [1.0, 37.5, 1e-3])
+def test_fake_quantize_matches_the_deployed_quantizer(gain):
+    w = torch.randn(6, 4, 3, 3, generator=torch.Generator().manual_seed(1)) * 0.2
+    q = fake_quantize(w, gain, (-128, 127), (-7, 7)).double()
+    mant, exp = quantize_weights(w.double().numpy() * gain, (-128, 127), (-7, 7))
+    np.testing.assert_allclose(q.numpy() * gain, np.ldexp(mant.astype(float), exp), rtol=1e-6)
+
+
+def test_fake_quantize_passes_the_gradient_straight_through():
+    w = torch.randn(3, 3, requires_grad=True)
+    fake_quantize(w, 10.0, (-128, 127), (-7, 7)).sum().backward()
+    assert torch.equal(w.grad, torch.ones(3, 3))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"seed{c[0]}-d{c[1]}-D{c[3]}")
+def test_trained_weights_are_the_deployed_weights(case):
+    """The weight-quantized I-LIF U-Net == the dequantized (deployed) graph, edge by edge,
+    and so both compute the same function (to float rounding of the activations)."""
+    unet, x, side = _unet(*case)
+    q = dequantize_graph(quantize_graph(convert_ilif(unet, side, side), "loihi2", calib=x))
+    attach_weight_quant(unet, "loihi2")
+    # the graph built from the fake-quantized weights has the deployed weights
+    wq = UNet(unet.config)
+    wq.load_state_dict(unet.state_dict())
+    quant = unet.weight_quant
+    with torch.no_grad():
+        for i, block in enumerate(wq.enc):
+            if i > 0:
+                block.conv1.weight.copy_(quant(f"enc{i}.conv1", block.conv1.weight))
+            block.conv2.weight.copy_(quant(f"enc{i}.conv2", block.conv2.weight))
+        for i in range(wq.config.depth):
+            wq.up[i].weight.copy_(quant(f"up{i}", wq.up[i].weight))
+            wq.dec[i].conv1.weight.copy_(quant(f"dec{i}.conv1", wq.dec[i].conv1.weight))
+            wq.dec[i].conv2.weight.copy_(quant(f"dec{i}.conv2", wq.dec[i].conv2.weight))
+        wq.head.weight.copy_(quant("head", wq.head.weight))
+    g = convert_ilif(wq, side, side)
+    for (src, dst, e), (_, _, eq) in zip(g.edges(), q.edges(), strict=True):
+        if getattr(e, "static", False):
+            continue
+        want = np.asarray(eq.weight, dtype=np.float64)
+        got = np.asarray(e.weight, dtype=np.float64)
+        if dst.startswith("pool"):
+            # the pool's quantized scalar enters the forward as a factor on the 1/4
+            got = got * float(quant(f"pool{dst[4:]}", torch.tensor(0.25, dtype=torch.float64)))
+            got = got / 0.25
+        if dst == "head":
+            # the readout scale is a power of two: compare up to it
+            ratio = want[want != 0] / got[want != 0]
+            assert np.allclose(ratio, ratio[0], rtol=1e-6), (src, dst)
+            continue
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-12, err_msg=f"{src}->{dst}")
+
+
+@pytest.mark.parametrize("case", CASES[:2], ids=lambda c: f"seed{c[0]}-d{c[1]}-D{c[3]}")
+def test_weight_quantized_forward_is_the_quantized_graph(case):
+    """With the quantizer attached, the U-Net computes the dequantized graph's function."""
+    from lava_spikingunet.reference.simulator import simulate
+
+    unet, x, side = _unet(*case)
+    q = dequantize_graph(quantize_graph(convert_ilif(unet, side, side), "loihi2", calib=x))
+    for name in q.neurons():  # compare weights only: keep the float biases
+        q.node(name).bias = convert_ilif(unet, side, side).node(name).bias
+    q.node(q.readout_name).bias = convert_ilif(unet, side, side).node(q.readout_name).bias
+    attach_weight_quant(unet, "loihi2")
+    with torch.no_grad():
+        want = unet(x).double()
+    got = simulate(q, x, quantized=False, timesteps=1).y
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-3)  # float32 vs float64
+    attach_weight_quant(unet, None)
+    with torch.no_grad():
+        assert not torch.allclose(unet(x).double(), want, rtol=0, atol=1e-6)
