@@ -58,6 +58,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "graded (k/(k+1): pushes small counts to zero, saving graded events)",
     )  # fmt: skip
     p.add_argument(
+        "--weight-quant", default="", metavar="PROFILE",
+        help="I-LIF only: train with the weights rounded to PROFILE's fixed point as the "
+        "converter will round them (weight-aware fine-tuning, e.g. loihi2; docs/ilif.md)",
+    )  # fmt: skip
+    p.add_argument(
         "--init",
         default="",
         metavar="CKPT",
@@ -131,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         levels=args.levels if args.activation == "ilif" else 0,
         sparsity=args.sparsity,
         sparsity_form=args.sparsity_form,
+        weight_quant=args.weight_quant,
     )
     summary = train(
         options,
