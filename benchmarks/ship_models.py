@@ -348,7 +348,8 @@ def write_ilif_card(folder: Path, task: str, info: dict[str, Any]) -> None:
         f"- **I-LIF U-Net**: integer-valued activations with D = {info['levels']} levels "
         f"(learned step per layer), fine-tuned from the U-Net with `spikingunet train "
         f"--activation ilif --levels {info['levels']} --sparsity {train.get('sparsity', 0):g} "
-        f"--init ...` for {train.get('steps')} steps (`benchmarks/train_ilif.py`, "
+        + (f"--weight-quant {train['weight_quant']} " if train.get("weight_quant") else "")
+        + f"--init ...` for {train.get('steps')} steps (`benchmarks/train_ilif.py`, "
         f"`{info['checkpoints']['ilif']}`; docs/ilif.md)",
         f"- **Spiking-UNet**: exact conversion (no calibration, no conversion error): MT "
         f"neurons with N = {info['n_thresholds']} thresholds and the half-quantum bias shift, "
