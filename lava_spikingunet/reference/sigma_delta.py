@@ -86,6 +86,17 @@ def vth_from_float(graph: SpikingGraph, vth: float) -> dict[str, int]:
     return out
 
 
+def vth_from_counts(graph: SpikingGraph, counts: float) -> dict[str, int]:
+    """Per-neuron ``vth`` in message units for a threshold of ``counts`` activation
+    quanta (``theta_unit``: one I-LIF count of a graph converted from an I-LIF U-Net):
+    :func:`vth_from_float` of ``counts * theta_unit`` (the graph's neurons share one
+    ``theta_unit``)."""
+    units = {float(graph.node(n).theta_unit) for n in graph.neurons()}
+    if len(units) != 1:
+        raise ValueError(f"the neurons do not share one theta_unit: {sorted(units)}")
+    return vth_from_float(graph, float(counts) * units.pop())
+
+
 def sdnn_params(
     graph: SpikingGraph, vth: int | dict[str, int] | None = None
 ) -> dict[str, SDNNNodeParams]:
@@ -242,12 +253,17 @@ def simulate_sdnn(
     vth: int | dict[str, int] | None = None,
     record: bool = False,
     count_synops: bool = True,
+    latency: int | None = None,
 ) -> SDNNResult:
     """Run an ``sdnn`` graph on the input currents ``current``.
 
     ``current``: int ``(B, C, H, W)`` (one static frame) or ``(F, B, C, H, W)`` (F frames
     back to back, each held ``hold`` steps; default ``meta.extra["sdnn"]["steps"]``, the
-    pipeline depth + 1 at which a static frame has settled).
+    pipeline depth + 1 at which a static frame has settled). ``latency``: frame ``f``'s
+    readout is read at step ``f * hold + latency`` (default ``hold - 1``, its last step);
+    the run lasts until the last frame's is read, the input held. With balanced delays
+    and ``latency = steps - 1``, frames held fewer steps than ``steps`` stream as a
+    pipeline (every layer one frame behind the layer before it).
     """
     cur = np.asarray(current)
     if cur.ndim == 4:
@@ -261,8 +277,12 @@ def simulate_sdnn(
     if hold < 1:
         raise ValueError("hold must be >= 1")
     n_frames, batch = cur.shape[:2]
-    steps = n_frames * hold
+    latency = hold - 1 if latency is None else int(latency)
+    if latency < 0:
+        raise ValueError("latency must be >= 0")
+    steps = max(n_frames * hold, (n_frames - 1) * hold + latency + 1)
     sched = input_schedule(cur, hold)
+    sched += [None] * (steps - len(sched))
     order = [n for n in graph.order() if n != graph.input_name]
     ins = {n: graph.in_edges(n) for n in order}
     static = {n for n in order for s, e in ins[n] if getattr(e, "static", False)}
@@ -326,7 +346,7 @@ def simulate_sdnn(
             if n == ro_name:
                 if record:
                     ro_steps.append(act.copy())
-                if (t + 1) % hold == 0:
+                if t >= latency and (t - latency) % hold == 0 and len(ro_frames) < n_frames:
                     ro_frames.append(act.copy())
                 continue
             nz = msg != 0

@@ -35,7 +35,16 @@ from lava_spikingunet.fixed_point.quantize import graph_format, quantize_bias, q
 from lava_spikingunet.graph.ir import NeuronNode, ReadoutNode, SpikingGraph
 from lava_spikingunet.graph.timing import balance_delays, set_native_delays
 
-__all__ = ["HEADROOM_BITS", "is_sdnn", "longest_path", "settle_steps", "to_sdnn"]
+__all__ = [
+    "HEADROOM_BITS",
+    "MAX_STATE_EXP",
+    "ilif_to_sdnn",
+    "is_ilif_graph",
+    "is_sdnn",
+    "longest_path",
+    "settle_steps",
+    "to_sdnn",
+]
 
 #: A neuron's state holds +-2^HEADROOM_BITS float (normalized activation) units.
 HEADROOM_BITS = 5
@@ -169,5 +178,96 @@ def to_sdnn(
         "steps": settle_steps(g),
         "readout_gain": gain,
         "format": fmt.to_dict(),
+    }
+    return g
+
+
+#: The chip's ``state_exp`` is a 3-bit field (Lava's ``SigmaDelta`` declares it with
+#: ``precision=3``): a message unit is at most ``2^7`` state units.
+MAX_STATE_EXP = 7
+
+
+def is_ilif_graph(graph: SpikingGraph) -> bool:
+    """Whether ``graph`` was converted from an I-LIF U-Net (``conversion.ilif``)."""
+    return (graph.meta.extra.get("conversion") or {}).get("method") == "ilif"
+
+
+def ilif_to_sdnn(q: SpikingGraph, *, vth: int = 1, fine_bits: int | None = None) -> SpikingGraph:
+    """The ``sdnn`` form of a quantized one-timestep I-LIF graph, its integer weights kept.
+
+    The I-LIF graph's neuron ``n`` holds ``u`` in state units with ``theta_unit_int =
+    2^a`` per count. A ``SigmaDelta`` neuron sends ``delta >> state_exp``: the low bits
+    of every *change* are dropped (docs/semantics.md section 6), so sending the counts
+    themselves (``state_exp = a``) is exact only for a neuron whose activation changes
+    once; a neuron driven by its bias before its input arrives loses up to one count per
+    change. The form therefore sends the activation ``2^(a - state_exp)`` times finer
+    than a count: ``state_exp = a - fine_bits``, with ``fine_bits`` per neuron (default)
+    the most (up to ``a``) at which every outgoing weight stays exactly as quantized
+    (its exponent lowered by ``fine_bits`` stays ``>=`` the profile's smallest), and at
+    least ``a - 7``. The I-LIF rounding is not kept: the ReLU
+    passes the un-rounded activation (the half-quantum bias shift becomes half a message
+    unit) and does not clamp at ``D``. Delays stay balanced (every input of a node
+    arrives in the same step). ``vth``: every neuron's delta threshold in message units.
+
+    ``state_exp`` must stay ``<= 7`` (Lava's 3-bit field): a coarser ``theta_unit_int``
+    raises; an edge whose exponent would fall below the profile's range is re-quantized
+    (listed in ``meta.extra["sdnn"]["requantized_edges"]``).
+    """
+    if not q.is_quantized:
+        raise ValueError("ilif_to_sdnn needs a quantized graph (fixed_point.quantize_graph)")
+    if not is_ilif_graph(q):
+        raise ValueError("ilif_to_sdnn needs a graph converted from an I-LIF U-Net")
+    fmt = graph_format(q)
+    e_lo, e_hi = fmt.weight_exp_range
+    g = q.copy()
+    set_native_delays(g)
+    balance_delays(g)
+    fed = {d for _, d, e in g.edges() if getattr(e, "static", False)}
+    nodes: dict[str, dict[str, int]] = {}
+    requantized: list[str] = []
+    for n in g.neurons():
+        node = g.node(n)
+        assert isinstance(node, NeuronNode)
+        theta = int(node.theta_unit_int)
+        bits = theta.bit_length() - 1
+        if theta != 1 << bits:
+            raise ValueError(f"{n}: theta_unit_int {theta} is not a power of two")
+        outs = [(d, g.edge(n, d)) for d in g.g.successors(n)]
+        if fine_bits is None:
+            exact = min([bits] + [int(e.exp) - e_lo for _, e in outs])
+            fb = max(bits - MAX_STATE_EXP, exact)
+        else:
+            fb = int(fine_bits)
+        st = bits - fb
+        if not 0 <= st <= MAX_STATE_EXP:
+            raise ValueError(
+                f"{n}: state_exp {st} outside 0..{MAX_STATE_EXP} (theta_unit_int {theta}, "
+                f"fine_bits {fb})"
+            )
+        nodes[n] = {"state_exp": st, "vth": int(vth)}
+        shift_half = (1 << st) // 2 - theta // 2  # half a message unit, not half a count
+        if n in fed:
+            node.bias = node.bias + shift_half / float(node.scale)
+        else:
+            node.bias_int, _ = quantize_bias(
+                np.asarray(node.bias_int, np.float64) + shift_half,
+                fmt.bias_mant_range,
+                fmt.bias_exp_range,
+            )
+        for d, e in outs:
+            ex = int(e.exp) - fb
+            if ex >= e_lo:
+                e.exp = ex
+            else:  # below the smallest exponent: the mantissa loses bits
+                w = np.asarray(e.mant, np.float64) * math.ldexp(1.0, ex)
+                e.mant, e.exp = quantize_weights(w, fmt.weight_mant_range, (e_lo, e_hi))
+                requantized.append(f"{n}->{d}")
+    g.meta.extra["sdnn"] = {
+        "nodes": nodes,
+        "steps": settle_steps(g),
+        "readout_gain": 1,
+        "format": fmt.to_dict(),
+        "messages": "ilif_fine",
+        "requantized_edges": requantized,
     }
     return g

@@ -1,5 +1,5 @@
 """The ``sdnn`` reference as a ``torch.nn.Module`` (static frames), for the task evaluators,
-and the U-Net -> ``sdnn`` pipeline built from the library's conversion calls."""
+and the U-Net / I-LIF U-Net -> ``sdnn`` pipelines built from the library's conversion calls."""
 
 from __future__ import annotations
 
@@ -37,6 +37,33 @@ def sdnn_from_unet(
     graph = convert_unet(unet, stats, m, m, ConversionConfig(**PRESETS[preset]))
     q = quantize_graph(graph, profile)
     return to_sdnn(q, profile, vth=vth, delays=delays)
+
+
+def sdnn_from_ilif(
+    ilif,
+    calib: torch.Tensor,
+    profile: Any = "loihi2",
+    *,
+    vth: int = 1,
+    requantize: bool = False,
+) -> SpikingGraph:
+    """An I-LIF U-Net in the ``sdnn`` form: exact conversion at ``T = 1``
+    (:func:`lava_spikingunet.conversion.ilif.convert_ilif`), quantized for ``profile``
+    (readout scale from the ``calib`` frames ``(B, C, H, W)``, whose size the graph is
+    built for) and turned into the ``sdnn`` form with its integer weights kept
+    (:func:`~lava_spikingunet.backends.sdnn.convert.ilif_to_sdnn`), or, with
+    ``requantize``, re-quantized by :func:`~lava_spikingunet.backends.sdnn.convert.to_sdnn`
+    (balanced delays).
+    """
+    from lava_spikingunet.backends.sdnn.convert import ilif_to_sdnn, to_sdnn
+    from lava_spikingunet.conversion.ilif import convert_ilif
+    from lava_spikingunet.fixed_point import quantize_graph
+
+    graph = convert_ilif(ilif, int(calib.shape[-2]), int(calib.shape[-1]))
+    q = quantize_graph(graph, profile, calib=calib)
+    if requantize:
+        return to_sdnn(q, profile, vth=vth, delays="balanced")
+    return ilif_to_sdnn(q, vth=vth)
 
 
 class SDNNModule(nn.Module):
