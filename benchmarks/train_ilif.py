@@ -75,13 +75,39 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
     # their conv weights rounded to the loihi2 fixed point in every forward
     "denoise-grey-ilif-wq": (
         "denoise-grey",
-        dict(_DEN, steps=600, lr=1e-4, warmup=20, weight_quant="loihi2",
-             init="checkpoints/denoise-grey-ilif.pt"),
+        dict(
+            _DEN,
+            steps=600,
+            lr=1e-4,
+            warmup=20,
+            weight_quant="loihi2",
+            init="checkpoints/denoise-grey-ilif.pt",
+        ),
     ),  # fmt: skip
     "denoise-colour-ilif-wq": (
         "denoise-colour",
-        dict(_DEN, steps=600, lr=1e-4, warmup=20, weight_quant="loihi2",
-             init="checkpoints/denoise-colour-ilif.pt"),
+        dict(
+            _DEN,
+            steps=600,
+            lr=1e-4,
+            warmup=20,
+            weight_quant="loihi2",
+            init="checkpoints/denoise-colour-ilif.pt",
+        ),
+    ),  # fmt: skip
+    # the synop penalty on top of the weight-aware run (graded: fewer non-zero counts)
+    "denoise-grey-ilif-wq-sparse": (
+        "denoise-grey",
+        dict(
+            _DEN,
+            steps=600,
+            lr=1e-4,
+            warmup=20,
+            weight_quant="loihi2",
+            sparsity=1e-4,
+            sparsity_form="graded",
+            init="checkpoints/denoise-grey-ilif-wq.pt",
+        ),
     ),  # fmt: skip
     "drive-ilif": (
         "drive",

@@ -104,3 +104,26 @@ def test_weight_quantized_forward_is_the_quantized_graph(case):
     attach_weight_quant(unet, None)
     with torch.no_grad():
         assert not torch.allclose(unet(x).double(), want, rtol=0, atol=1e-6)
+
+
+def test_training_with_weight_quant_and_its_refusals(tmp_path):
+    from lava_spikingunet.cli import main
+    from lava_spikingunet.data.synthetic import make_synthetic_datasets
+
+    syn = make_synthetic_datasets(tmp_path / "data")
+    common = ["--data-root", str(syn), "--width", "4", "--depth", "2", "--batch", "2",
+              "--patch", "16", "--warmup", "1", "--eval-every", "2", "--threads", "1",
+              "--no-progress", "--steps", "2"]  # fmt: skip
+    ilif = ["--activation", "ilif", "--levels", "15"]
+    assert main(["train", "denoise-grey", "--out", str(tmp_path / "a"), *ilif,
+                 "--weight-quant", "loihi2", *common]) == 0  # fmt: skip
+    from lava_spikingunet.checkpoints import load_checkpoint
+
+    ckpt = load_checkpoint(tmp_path / "a" / "final.pt")
+    assert ckpt["train"]["options"]["weight_quant"] == "loihi2"
+    assert not any("weight_quant" in k for k in ckpt["state_dict"])  # float weights only
+    assert main(["train", "denoise-grey", "--out", str(tmp_path / "b"),
+                 "--weight-quant", "loihi2", *common]) == 2  # fmt: skip
+    assert main(["train", "denoise-grey", "--out", str(tmp_path / "c"), *ilif,
+                 "--weight-quant", "nochip", *common]) == 2  # fmt: skip
+    assert not (tmp_path / "b" / "final.pt").exists()
