@@ -59,7 +59,7 @@ TASKS = ("denoise-grey", "denoise-colour", "drive", "isbi2012", "camseq01")
 #: task -> (float U-Net, I-LIF U-Net) under checkpoints/
 CHECKPOINTS = {
     "denoise-grey": ("denoise-grey-blind", "denoise-grey-ilif-wq"),
-    "denoise-colour": ("denoise-colour-blind", "denoise-colour-ilif"),
+    "denoise-colour": ("denoise-colour-blind", "denoise-colour-ilif-wq"),
     "drive": ("drive", "drive-ilif"),
     "isbi2012": ("isbi2012", "isbi2012-ilif"),
     "camseq01": ("camseq01", "camseq01-ilif"),
