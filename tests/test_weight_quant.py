@@ -127,3 +127,15 @@ def test_training_with_weight_quant_and_its_refusals(tmp_path):
     assert main(["train", "denoise-grey", "--out", str(tmp_path / "c"), *ilif,
                  "--weight-quant", "nochip", *common]) == 2  # fmt: skip
     assert not (tmp_path / "b" / "final.pt").exists()
+
+
+def test_macs_and_the_synop_penalty_are_unchanged_by_weight_quant():
+    from lava_spikingunet.ann.ilif import record_counts, synops_per_mac
+
+    unet, x, side = _unet(*CASES[1])
+    macs = unet.count_macs(side, side)
+    attach_weight_quant(unet, "loihi2")
+    assert unet.count_macs(side, side) == macs > 0
+    record_counts(unet)
+    unet(x)
+    assert 0 < float(synops_per_mac(unet, "graded")) < float("inf")

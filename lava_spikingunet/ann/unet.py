@@ -180,10 +180,12 @@ class UNet(nn.Module):
             for m in self.modules()
             if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)
         ]
+        quant, self.weight_quant = self.weight_quant, None  # the hooks need module calls
         try:
             with torch.no_grad():
                 self.forward_unpadded(torch.zeros(1, self.config.in_channels, height, width))
         finally:
+            self.weight_quant = quant
             for h in handles:
                 h.remove()
         return total
