@@ -1,7 +1,7 @@
 """Where a shipped T = 1 model loses accuracy: conversion, weights, or integer arithmetic.
 
 For one shipped I-LIF model it evaluates, on the first ``--images`` test images:
-the I-LIF U-Net (``checkpoints/<task>-ilif.pt``), its exact float conversion at T = 1,
+the I-LIF U-Net (``benchmarks.ilif.CHECKPOINTS``), its exact float conversion at T = 1,
 the shipped quantized network (``netx_exports/<task>-t1/model.h5``) with its weights
 dequantized and run in float, and the same network run by the integer reference.
 Writes ``benchmarks/results/ilif_quant_cost_<task>.{json,md}``.
@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    ilif, _ = load_unet(REPO / "checkpoints" / f"{args.task}-ilif.pt")
+    from benchmarks.ilif import CHECKPOINTS
+
+    ilif, _ = load_unet(REPO / "checkpoints" / f"{CHECKPOINTS[args.task][1]}.pt")
     q = load_netx(REPO / "netx_exports" / f"{args.task}-t1" / "model.h5")
     _, h, w = q.node(q.input_name).shape
     models = {
