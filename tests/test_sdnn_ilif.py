@@ -47,12 +47,33 @@ def test_weights_are_kept_and_only_their_exponents_move():
             continue
         qe = q.edge(s, d)
         np.testing.assert_array_equal(e.mant, qe.mant)
-        bits = int(q.node(s).theta_unit_int).bit_length() - 1
-        fine = bits - info["nodes"][s]["state_exp"]
-        assert e.exp == qe.exp - fine and e.exp >= -7
+        # the source's messages are 2^fine finer than its counts, the target's state
+        # 2^k finer than the I-LIF graph's
+        fine = _log2(g.node(s).theta_unit_int) - info["nodes"][s]["state_exp"]
+        k = 0 if d == g.readout_name else _rescale(q, g, d)
+        assert e.exp == qe.exp + k - fine and -7 <= e.exp <= 7
+    rescaled = 0
     for n in g.neurons():
         assert 0 <= info["nodes"][n]["state_exp"] <= MAX_STATE_EXP
         assert info["nodes"][n]["vth"] == 1
+        k = _rescale(q, g, n)
+        if n in {d for _, d, e in g.edges() if getattr(e, "static", False)}:
+            assert g.node(n).scale == q.node(n).scale * 2**k
+        else:  # the bias grows with the state (plus the half-unit change)
+            half = (1 << info["nodes"][n]["state_exp"]) // 2 - g.node(n).theta_unit_int // 2
+            got = g.node(n).bias_int - half
+            want = q.node(n).bias_int * 2**k
+            assert np.all(np.abs(got - want) <= np.maximum(8 << k, np.abs(want) >> 11))
+        rescaled += k > 0
+    assert rescaled > 0
+
+
+def _log2(v: int) -> int:
+    return int(v).bit_length() - 1
+
+
+def _rescale(q, g, n) -> int:
+    return _log2(g.node(n).theta_unit_int) - _log2(q.node(n).theta_unit_int)
 
 
 def test_delays_are_balanced():
@@ -73,7 +94,7 @@ def test_first_layer_sends_its_activation_at_message_resolution():
     ref = integer_ilif_forward(q, cur_q[0])
     first = next(d for _, d, e in g.edges() if getattr(e, "static", False))
     st = g.meta.extra["sdnn"]["nodes"][first]["state_exp"]
-    theta = int(q.node(first).theta_unit_int)
+    theta = int(g.node(first).theta_unit_int)  # rescaled: the same count, finer state
     sent = res.messages[first].sum(axis=0)[0].astype(np.int64) << st
     count = ref[first].numpy()[0] * theta
     ok = ref[first].numpy()[0] < q.node(first).max_count

@@ -37,6 +37,7 @@ from lava_spikingunet.graph.timing import balance_delays, set_native_delays
 
 __all__ = [
     "HEADROOM_BITS",
+    "ILIF_HEADROOM_BITS",
     "MAX_STATE_EXP",
     "ilif_to_sdnn",
     "is_ilif_graph",
@@ -185,6 +186,8 @@ def to_sdnn(
 #: The chip's ``state_exp`` is a 3-bit field (Lava's ``SigmaDelta`` declares it with
 #: ``precision=3``): a message unit is at most ``2^7`` state units.
 MAX_STATE_EXP = 7
+#: An I-LIF neuron's rescaled state holds 2^ILIF_HEADROOM_BITS * (D + 1) counts.
+ILIF_HEADROOM_BITS = 4
 
 
 def is_ilif_graph(graph: SpikingGraph) -> bool:
@@ -192,26 +195,36 @@ def is_ilif_graph(graph: SpikingGraph) -> bool:
     return (graph.meta.extra.get("conversion") or {}).get("method") == "ilif"
 
 
-def ilif_to_sdnn(q: SpikingGraph, *, vth: int = 1, fine_bits: int | None = None) -> SpikingGraph:
-    """The ``sdnn`` form of a quantized one-timestep I-LIF graph, its integer weights kept.
+def ilif_to_sdnn(
+    q: SpikingGraph,
+    *,
+    vth: int = 1,
+    fine_bits: int | None = None,
+    headroom_bits: int = ILIF_HEADROOM_BITS,
+) -> SpikingGraph:
+    """The ``sdnn`` form of a quantized one-timestep I-LIF graph, its weight mantissas kept.
 
     The I-LIF graph's neuron ``n`` holds ``u`` in state units with ``theta_unit_int =
     2^a`` per count. A ``SigmaDelta`` neuron sends ``delta >> state_exp``: the low bits
     of every *change* are dropped (docs/semantics.md section 6), so sending the counts
     themselves (``state_exp = a``) is exact only for a neuron whose activation changes
     once; a neuron driven by its bias before its input arrives loses up to one count per
-    change. The form therefore sends the activation ``2^(a - state_exp)`` times finer
-    than a count: ``state_exp = a - fine_bits``, with ``fine_bits`` per neuron (default)
-    the most (up to ``a``) at which every outgoing weight stays exactly as quantized
-    (its exponent lowered by ``fine_bits`` stays ``>=`` the profile's smallest), and at
-    least ``a - 7``. The I-LIF rounding is not kept: the ReLU
-    passes the un-rounded activation (the half-quantum bias shift becomes half a message
-    unit) and does not clamp at ``D``. Delays stay balanced (every input of a node
-    arrives in the same step). ``vth``: every neuron's delta threshold in message units.
+    change. The form therefore sends the activation ``2^fine`` times finer than a count:
 
-    ``state_exp`` must stay ``<= 7`` (Lava's 3-bit field): a coarser ``theta_unit_int``
-    raises; an edge whose exponent would fall below the profile's range is re-quantized
-    (listed in ``meta.extra["sdnn"]["requantized_edges"]``).
+    1. each neuron's state is rescaled by ``2^k`` (``theta_unit_int = 2^(a + k)``; its
+       incoming weights' exponents and its bias grow by ``k``, exactly), ``k`` the largest
+       at which every incoming exponent and the bias stay in the profile's ranges and the
+       state holds ``2^headroom_bits * (D + 1)`` counts;
+    2. ``state_exp = a + k - fine``, ``fine`` per neuron (default) the most (up to
+       ``a + k``) at which every outgoing weight stays exactly as quantized (its exponent
+       lowered by ``fine`` stays ``>=`` the profile's smallest), and at least
+       ``a + k - 7`` (Lava's 3-bit ``state_exp``; edges that would fall below the range
+       are then re-quantized and listed in ``meta.extra["sdnn"]["requantized_edges"]``).
+
+    The I-LIF rounding is not kept: the ReLU passes the un-rounded activation (the
+    half-quantum bias shift becomes half a message unit) and does not clamp at ``D``.
+    Delays stay balanced (every input of a node arrives in the same step). ``vth``: every
+    neuron's delta threshold in message units.
     """
     if not q.is_quantized:
         raise ValueError("ilif_to_sdnn needs a quantized graph (fixed_point.quantize_graph)")
@@ -223,15 +236,38 @@ def ilif_to_sdnn(q: SpikingGraph, *, vth: int = 1, fine_bits: int | None = None)
     set_native_delays(g)
     balance_delays(g)
     fed = {d for _, d, e in g.edges() if getattr(e, "static", False)}
-    nodes: dict[str, dict[str, int]] = {}
-    requantized: list[str] = []
-    for n in g.neurons():
+    state_top = fmt.state_range[1]
+    bias_top = fmt.bias_mant_range[1] << max(0, fmt.bias_exp_range[1])
+    for n in g.neurons():  # 1. rescale each state as far as its inputs and headroom allow
         node = g.node(n)
         assert isinstance(node, NeuronNode)
         theta = int(node.theta_unit_int)
-        bits = theta.bit_length() - 1
-        if theta != 1 << bits:
+        if theta & (theta - 1):
             raise ValueError(f"{n}: theta_unit_int {theta} is not a power of two")
+        ins = [e for _, e in g.in_edges(n) if not getattr(e, "static", False)]
+        k = min([e_hi - int(e.exp) for e in ins] or [e_hi])
+        room = state_top // (theta * (int(node.max_count) + 1) << int(headroom_bits))
+        k = max(0, min(k, room.bit_length() - 1))
+        b_max = 0 if n in fed else int(np.abs(np.asarray(node.bias_int)).max(initial=0))
+        while k and (b_max + theta) << k > bias_top:  # the bias must stay representable
+            k -= 1
+        if not k:
+            continue
+        node.theta_unit_int = theta << k
+        for e in ins:
+            e.exp = int(e.exp) + k
+        if n not in fed:
+            node.bias_int, _ = quantize_bias(
+                np.asarray(node.bias_int, np.float64) * (1 << k),
+                fmt.bias_mant_range,
+                fmt.bias_exp_range,
+            )
+    nodes: dict[str, dict[str, int]] = {}
+    requantized: list[str] = []
+    for n in g.neurons():  # 2. messages as fine as the outgoing weights allow
+        node = g.node(n)
+        theta = int(node.theta_unit_int)
+        bits = theta.bit_length() - 1
         outs = [(d, g.edge(n, d)) for d in g.g.successors(n)]
         if fine_bits is None:
             exact = min([bits] + [int(e.exp) - e_lo for _, e in outs])
