@@ -245,6 +245,17 @@ def input_schedule(frames: np.ndarray, hold: int) -> list[np.ndarray | None]:
     return sched
 
 
+def _idle(n, t, static, sched, ins, ops, hist) -> bool:
+    """Whether node ``n`` receives nothing at step ``t`` (no input change, no message)."""
+    if n in static and sched[t] is not None:
+        return False
+    for s, _ in ins:
+        op = ops.get((s, n))
+        if op is not None and hist[s][op.delay - 1] is not None:
+            return False
+    return True
+
+
 def simulate_sdnn(
     graph: SpikingGraph,
     current: np.ndarray,
@@ -318,6 +329,19 @@ def simulate_sdnn(
         for n in order:
             st = state[n]
             p = params[n]
+            if t and _idle(n, t, static, sched, ins[n], ops, hist):
+                # no input: sigma and act are unchanged and the residue is below vth
+                # (or 0), so nothing is sent and nothing changes (section 6)
+                if n == ro_name:
+                    if record:
+                        ro_steps.append(st["act"].copy())
+                    if t >= latency and (t - latency) % hold == 0 and len(ro_frames) < n_frames:
+                        ro_frames.append(st["act"].copy())
+                    continue
+                new_msgs[n] = None
+                if record:
+                    messages[n].append(np.zeros(st["act"].shape, np.int32))
+                continue
             a_in = np.zeros_like(st["sigma"])
             if n in static and sched[t] is not None:
                 a_in += sched[t]
