@@ -115,9 +115,9 @@ def run_model(model: Path, noisy: np.ndarray, form: str | None, hw: str, log=Non
     """Reference + Lava on ``noisy`` for one shipped model; its figures and output image."""
     from lava_spikingunet.backends.lava_network import run_lava
     from lava_spikingunet.backends.netx import read_netx
-    from lava_spikingunet.commands.verify import compare
     from lava_spikingunet.graph.timing import pipeline_depth
     from lava_spikingunet.hw.profiles import load_profile
+    from lava_spikingunet.pipeline.verify import compare
     from lava_spikingunet.profiling.synops import count_synops
     from lava_spikingunet.reference.input_current import input_current, size_multiple
     from lava_spikingunet.reference.simulator import simulate

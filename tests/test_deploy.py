@@ -90,7 +90,7 @@ def test_deploy_board_paths_never_trace(models, capsys, monkeypatch):
     def broken(*_a, **_k):
         raise RuntimeError("no board reachable")
 
-    monkeypatch.setattr(deploy, "run_on_loihi", broken)
+    monkeypatch.setattr("lava_spikingunet.backends.lava_network.run_lava", broken)
     rc = main(["deploy", str(models / "m.h5"), "--image", str(models / "img.png")])
     err = capsys.readouterr().err
     assert rc == 2 and "run on loihi2 failed" in err and "no board reachable" in err
@@ -111,14 +111,15 @@ def test_board_path_end_to_end_on_the_simulator(models, capsys, monkeypatch, no_
     integer reference."""
     from lava.magma.core.run_configs import Loihi2SimCfg
 
+    from lava_spikingunet.backends.lava_network import run_lava
     from lava_spikingunet.backends.netx import load_netx
-    from lava_spikingunet.commands.simulate import load_input
+    from lava_spikingunet.data.frames import load_input
     from lava_spikingunet.reference.input_current import input_current
     from lava_spikingunet.reference.simulator import simulate
 
     q = load_netx(models / "m.h5")
     current = input_current(q, load_input(models / "img.png", 1)[None])
-    acc = deploy.run_on_loihi(q, current, "graded", Loihi2SimCfg(select_tag="fixed_pt"))
+    acc = run_lava(q, current, "graded", run_cfg=Loihi2SimCfg(select_tag="fixed_pt")).acc
     np.testing.assert_array_equal(acc, simulate(q, current=current).acc.numpy())
 
     monkeypatch.setattr(deploy, "lava_loihi_available", lambda: True)

@@ -123,7 +123,7 @@ def test_n_above_8_is_one_rule(model, tmp_path, capsys):
 def test_sixteen_bit_png_is_rescaled_not_clipped(tmp_path):
     from PIL import Image
 
-    from lava_spikingunet.commands.quantize import read_frame
+    from lava_spikingunet.data.frames import read_frame
 
     arr = (np.linspace(0, 65535, 64).reshape(8, 8)).astype(np.uint16)
     Image.fromarray(arr).save(tmp_path / "wide.png")
@@ -135,7 +135,7 @@ def test_sixteen_bit_png_is_rescaled_not_clipped(tmp_path):
 
 
 def test_uint8_npy_is_scaled(model, tmp_path):
-    from lava_spikingunet.commands.simulate import load_input
+    from lava_spikingunet.data.frames import load_input
 
     raw = np.random.default_rng(1).integers(0, 256, (1, 8, 8)).astype(np.uint8)
     np.save(tmp_path / "u8.npy", raw)

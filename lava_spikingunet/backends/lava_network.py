@@ -233,13 +233,16 @@ def run_lava(
     form: NeuronForm = "graded",
     record: Iterable[str] | bool = False,
     timeout: float = 60.0,
+    *,
+    run_cfg: object | None = None,
 ) -> LavaResult:
     """Run ``graph`` on Lava's CPU simulator (``Loihi2SimCfg(select_tag="fixed_pt")``).
 
     ``current``: the static input current ``I0_int`` ``(F, C, H, W)`` or ``(C, H, W)``
     (:func:`lava_spikingunet.reference.input_current.input_current`). ``record``: node
     names whose spikes to bring back, or True for every neuron node. The run is always
-    stopped, and its worker processes released, even when it fails.
+    stopped, and its worker processes released, even when it fails. ``run_cfg``: another
+    Lava run config (e.g. ``Loihi2HwCfg`` on a board; default the CPU simulator's).
     """
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -258,7 +261,7 @@ def run_lava(
         with lava_session(built.root, timeout=timeout):
             built.root.run(
                 condition=RunSteps(num_steps=n_frames * frame_len),
-                run_cfg=Loihi2SimCfg(select_tag="fixed_pt"),
+                run_cfg=run_cfg or Loihi2SimCfg(select_tag="fixed_pt"),
             )
         wall = time.perf_counter() - t0
         ro = graph.node(graph.readout_name)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from lava_spikingunet.commands import positive_int
+
 HELP = "convert a trained U-Net into a multi-threshold Spiking-UNet"
 
 
@@ -47,16 +49,6 @@ def parse_frame(text: str) -> tuple[int, int]:
             f"--frame {text}: each side must be at most {MAX_FRAME_SIDE}"
         )
     return h, w
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -121,42 +113,40 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from lava_spikingunet.checkpoints import load_unet
-    from lava_spikingunet.conversion import PRESETS, ConversionConfig
     from lava_spikingunet.conversion import tasks as T
-    from lava_spikingunet.errors import UserError
+    from lava_spikingunet.errors import InputError
     from lava_spikingunet.fileio import check_writable
     from lava_spikingunet.graph.serialize import save_graph
-    from lava_spikingunet.limits import check_thresholds, check_timesteps
+    from lava_spikingunet.graph.timing import pipeline_depth
+    from lava_spikingunet.pipeline.convert import conversion_config, convert
 
     check_writable(args.out, args.overwrite)
     torch.set_num_threads(args.threads)
     unet, meta = load_unet(args.checkpoint)
     task_name = args.task or meta.get("task")
     if not task_name:
-        raise UserError(f"{args.checkpoint} names no task; pass --task")
-    neuron = PRESETS[args.preset] if args.neuron == "mt" else {"bias_shift": False}
-    chosen = {"n_thresholds": args.thresholds, "theta1": args.theta1, "bias_shift": args.bias_shift}
-    neuron = {**neuron, **{k: v for k, v in chosen.items() if v is not None}}
-    try:
-        cfg = ConversionConfig(
-            norm=args.norm,
-            percentile=args.percentile,
-            neuron=args.neuron,
-            reset=args.reset,
-            **neuron,
-            timesteps=args.timesteps or T.PAPER_T.get(task_name, 10),
-        )
-        check_thresholds(cfg.thresholds, "--thresholds")
-        check_timesteps(cfg.timesteps, "--T")
-    except ValueError as exc:
-        raise UserError(str(exc)) from exc
+        raise InputError(f"{args.checkpoint} names no task; pass --task")
+    ilif = unet.config.activation == "ilif"
+    if ilif and args.timesteps not in (None, 1):
+        raise InputError("an I-LIF U-Net converts at T = 1 (its counts are one step); drop --T")
+    cfg = conversion_config(
+        preset=args.preset,
+        neuron=args.neuron,
+        norm=args.norm,
+        percentile=args.percentile,
+        reset=args.reset,
+        thresholds=args.thresholds,
+        theta1=args.theta1,
+        bias_shift=args.bias_shift,
+        timesteps=args.timesteps or T.PAPER_T.get(task_name, 10),
+    )
     train_options = (meta.get("train") or {}).get("options")
     task = T.load_task(task_name, args.data_root, train_options)
     if (task.in_channels, task.out_channels) != (
         unet.config.in_channels,
         unet.config.out_channels,
     ):
-        raise UserError(
+        raise InputError(
             f"{args.checkpoint} maps {unet.config.in_channels} -> {unet.config.out_channels} "
             f"channels but task {task_name} needs {task.in_channels} -> {task.out_channels}"
         )
@@ -167,12 +157,35 @@ def run(args: argparse.Namespace) -> int:
     else:
         frame = args.frame
         if frame[0] % m or frame[1] % m:
-            raise UserError(f"--frame {frame[0]}x{frame[1]} must divide by 2^depth = {m}")
-
-    if unet.config.activation == "ilif":
-        graph = _convert_ilif(unet, frame, args)
+            raise InputError(f"--frame {frame[0]}x{frame[1]} must divide by 2^depth = {m}")
+    graph = convert(
+        unet,
+        frame,
+        None if ilif else T.training_batches(task, args.batch),
+        config=cfg,
+        max_batches=args.calib_batches,
+        max_samples=args.max_samples,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    depth = pipeline_depth(graph)
+    where = f"frame {frame[0]}x{frame[1]}, pipeline depth {depth} steps"
+    if ilif:
+        n = graph.node(graph.neurons()[0]).n_thresholds
+        print(
+            f"converted I-LIF U-Net (width {unet.config.base_width}, depth {unet.config.depth}, "
+            f"D = {unet.config.levels}): MT N={n} theta1=1 with the half-quantum bias shift, "
+            f"T=1, exact (no calibration), {where}, {depth + 1} steps per frame"
+        )
     else:
-        graph = _convert_calibrated(unet, task, frame, cfg, args)
+        print(
+            f"converted {task.name} U-Net (width {unet.config.base_width}, depth "
+            f"{unet.config.depth}): {cfg.neuron.upper()} N={cfg.thresholds} theta1="
+            f"{cfg.first_threshold:g}, {cfg.norm}-wise p={cfg.percentile:g}, T={cfg.timesteps}"
+            f"{' (bias shift)' if cfg.bias_shift else ''}, {where}"
+        )
+        lam = graph.meta.extra["lambdas"]
+        print("lambdas: " + ", ".join(f"{k}={v:.3g}" for k, v in lam.items()))
     graph.meta.extra.update(
         T.task_extra(task),
         checkpoint=str(args.checkpoint),
@@ -192,50 +205,3 @@ def run(args: argparse.Namespace) -> int:
     save_graph(args.out, graph, overwrite=args.overwrite)
     print(f"wrote {args.out}")
     return 0
-
-
-def _convert_ilif(unet, frame, args):
-    """An I-LIF U-Net: exact conversion at T = 1, no calibration (docs/ilif.md)."""
-    from lava_spikingunet.conversion.ilif import convert_ilif
-    from lava_spikingunet.errors import UserError
-    from lava_spikingunet.graph.timing import pipeline_depth
-
-    if args.timesteps not in (None, 1):
-        raise UserError("an I-LIF U-Net converts at T = 1 (its counts are one step); drop --T")
-    graph = convert_ilif(unet, frame[0], frame[1])
-    n = graph.node(graph.neurons()[0]).n_thresholds
-    print(
-        f"converted I-LIF U-Net (width {unet.config.base_width}, depth {unet.config.depth}, "
-        f"D = {unet.config.levels}): MT N={n} theta1=1 with the half-quantum bias shift, "
-        f"T=1, exact (no calibration), frame {frame[0]}x{frame[1]}, pipeline depth "
-        f"{pipeline_depth(graph)} steps, {pipeline_depth(graph) + 1} steps per frame"
-    )
-    return graph
-
-
-def _convert_calibrated(unet, task, frame, cfg, args):
-    """A ReLU U-Net: calibrate activation scales, normalize, MT neurons."""
-    from lava_spikingunet.conversion import calibrate, convert_unet
-    from lava_spikingunet.conversion import tasks as T
-    from lava_spikingunet.graph.timing import pipeline_depth
-
-    batches = T.training_batches(task, args.batch)
-    stats = calibrate(
-        unet,
-        batches,
-        max_batches=args.calib_batches,
-        max_samples=args.max_samples or None,
-        seed=args.seed,
-        progress=not args.no_progress,
-    )
-    graph = convert_unet(unet, stats, frame[0], frame[1], cfg)
-    lam = graph.meta.extra["lambdas"]
-    print(
-        f"converted {task.name} U-Net (width {unet.config.base_width}, depth "
-        f"{unet.config.depth}): {cfg.neuron.upper()} N={cfg.thresholds} theta1="
-        f"{cfg.first_threshold:g}, {cfg.norm}-wise p={cfg.percentile:g}, T={cfg.timesteps}"
-        f"{' (bias shift)' if cfg.bias_shift else ''}, "
-        f"frame {frame[0]}x{frame[1]}, pipeline depth {pipeline_depth(graph)} steps"
-    )
-    print("lambdas: " + ", ".join(f"{k}={v:.3g}" for k, v in lam.items()))
-    return graph

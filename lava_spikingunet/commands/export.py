@@ -36,36 +36,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from lava_spikingunet.backends.netx import export_netx, read_netx_info
-    from lava_spikingunet.commands.simulate import load_model
-    from lava_spikingunet.errors import UserError
+    from lava_spikingunet.backends.netx import read_netx_info
+    from lava_spikingunet.errors import InputError
     from lava_spikingunet.fileio import check_writable
-    from lava_spikingunet.graph.timing import balance_delays
     from lava_spikingunet.limits import check_lava_supported
+    from lava_spikingunet.model_io import load_model
+    from lava_spikingunet.pipeline.export import NETX_SUFFIXES, export
 
-    check_writable(args.out, args.overwrite, suffixes=(".h5", ".hdf5"))
+    check_writable(args.out, args.overwrite, suffixes=NETX_SUFFIXES)
     graph = load_model(args.model)
     if not graph.is_quantized:
-        raise UserError(f"{args.model} is not quantized: run `spikingunet quantize` first")
+        raise InputError(f"{args.model} is not quantized: run `spikingunet quantize` first")
     check_lava_supported(graph, str(args.model))
-    from lava_spikingunet.fileio import check_free_space
-
-    arrays = sum(np.size(getattr(e, "mant", 0)) for _s, _d, e in graph.edges())
-    check_free_space(args.out, (arrays * 8 * (2 if args.include_float else 1)) + (1 << 20))
-    if args.delays == "balanced":
-        balance_delays(graph)
-    try:
-        path = export_netx(
-            graph,
-            args.out,
-            overwrite=args.overwrite,
-            neuron_form=args.form,
-            include_float=args.include_float,
-        )
-    except ValueError as exc:
-        raise UserError(str(exc)) from exc
+    path = export(
+        graph,
+        args.out,
+        form=args.form,
+        delays=args.delays,
+        include_float=args.include_float,
+        overwrite=args.overwrite,
+    )
     info = read_netx_info(path)
     print(
         f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): T={info.timesteps}, "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from lava_spikingunet.commands.convert import positive_int
+from lava_spikingunet.commands import positive_int
 
 HELP = "fine-tune a converted Spiking-UNet with accumulated spiking flow"
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lava_spikingunet.neuron_forms import FORM_GROUPS, NEURON_FORMS, resolve_forms
+from lava_spikingunet.neuron_forms import FORM_GROUPS, NEURON_FORMS
 
 HELP = "count spikes, synaptic ops and energy per layer and frame"
 
@@ -49,38 +49,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def _record(path: str, image: str, delays: str, timesteps: int | None):
-    """Load a model, read the image, run the reference with spike recording."""
-    import torch
-
-    from lava_spikingunet.commands.simulate import load_input, load_model
-    from lava_spikingunet.errors import UserError
-    from lava_spikingunet.profiling.record import record_spikes
-    from lava_spikingunet.reference.input_current import size_multiple
-    from lava_spikingunet.reference.module import pad_frames, with_delays
-
-    graph = with_delays(load_model(path), delays)  # type: ignore[arg-type]
-    x = load_input(image, graph.node(graph.input_name).shape[0])
-    xp, _ = pad_frames(torch.as_tensor(x)[None], size_multiple(graph))
-    try:
-        return record_spikes(graph, xp, timesteps), xp
-    except ValueError as exc:
-        raise UserError(f"{path}: {exc}") from exc
-
-
-def _mapping(graph, profile, forms, weight_model) -> dict:
-    from lava_spikingunet.errors import UserError
-    from lava_spikingunet.hw.mapping import map_graph
-
-    out = {}
-    for form in forms:
-        try:
-            out[form] = map_graph(graph, profile, form, weight_model).summary()
-        except UserError as exc:
-            out[form] = {"error": str(exc)}
-    return out
-
-
 def _title(path: str, graph, delays: str) -> str:
     conv = graph.meta.extra.get("conversion") or {}
     norm = conv.get("norm") or conv.get("normalization")
@@ -88,19 +56,23 @@ def _title(path: str, graph, delays: str) -> str:
     return f"{Path(path).name} ({', '.join([*what, f'{delays} delays'])})"
 
 
+def _load(path: str, image: str):
+    from lava_spikingunet.data.frames import load_input
+    from lava_spikingunet.model_io import load_model
+
+    graph = load_model(path)
+    return graph, load_input(image, graph.node(graph.input_name).shape[0])
+
+
 def run(args: argparse.Namespace) -> int:
-    from lava_spikingunet.errors import UserError
-    from lava_spikingunet.hw.mapping import check_form, latency
+    from lava_spikingunet.errors import InputError
     from lava_spikingunet.hw.profiles import load_profile
+    from lava_spikingunet.pipeline.profile import profile, record
     from lava_spikingunet.profiling import figures
     from lava_spikingunet.profiling.record import ann_activations, spike_rates
-    from lava_spikingunet.profiling.report import build_report, format_table, write_json
-    from lava_spikingunet.profiling.synops import count_synops
+    from lava_spikingunet.profiling.report import format_table, write_json
 
-    profile = load_profile(args.hw)
-    forms = resolve_forms(args.form)
-    if args.form not in FORM_GROUPS:
-        check_form(profile, args.form)
+    hw = load_profile(args.hw)
     if args.timesteps is not None:
         from lava_spikingunet.limits import check_timesteps
 
@@ -108,36 +80,36 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else None
     if out_dir is not None:
         if out_dir.exists() and not out_dir.is_dir():
-            raise UserError(f"--out {out_dir} exists and is not a directory")
+            raise InputError(f"--out {out_dir} exists and is not a directory")
         clash = [f for f in FILES if (out_dir / f).exists()]
         if clash and not args.overwrite:
-            raise UserError(f"{out_dir} already holds {', '.join(clash)} (pass --overwrite)")
-
-    if out_dir is not None:
+            raise InputError(f"{out_dir} already holds {', '.join(clash)} (pass --overwrite)")
         from lava_spikingunet.fileio import check_writable
 
         check_writable(out_dir / "profile.json", overwrite=True, what="--out")
-    rec, xp = _record(args.model, args.image, args.delays, args.timesteps)
+    graph, x = _load(args.model, args.image)
     # the second model too is read and run before anything is written
-    second = (
-        _record(args.compare, args.image, args.delays, args.timesteps) if args.compare else None
-    )
-    graph = rec.graph
-    if args.layer is not None and args.layer not in rec.counts:
-        raise UserError(f"no neuron layer {args.layer!r}; layers: {', '.join(graph.neurons())}")
-    res = count_synops(graph, rec.counts, nonzero=args.nonzero, timesteps=rec.timesteps)
-    report = build_report(
+    second = _load(args.compare, args.image) if args.compare else None
+    prof = profile(
         graph,
-        res,
-        profile,
-        mapping=_mapping(graph, profile, forms, args.weights_model),
-        latency=latency(graph, profile, rec.timesteps),
-        source=rec.source,
-        meta={"model": str(args.model), "image": str(args.image), "delays": args.delays},
+        x,
+        hw,
+        args.form,
+        delays=args.delays,
+        timesteps=args.timesteps,
+        weights=args.weights_model,
+        nonzero=args.nonzero,
+        meta={"model": str(args.model), "image": str(args.image)},
     )
+    rec, report, forms = prof.recording, prof.report, prof.forms
+    rec2 = record(*second, args.delays, args.timesteps) if second else None
+    if args.layer is not None and args.layer not in rec.counts:
+        raise InputError(
+            f"no neuron layer {args.layer!r}; layers: {', '.join(rec.graph.neurons())}"
+        )
     print(format_table(report, forms))
-    if not profile.supports_graded and "graded" in forms:
-        print(f"  note: {profile.name} has no graded spikes; graded columns are for comparison")
+    if not hw.supports_graded and "graded" in forms:
+        print(f"  note: {hw.name} has no graded spikes; graded columns are for comparison")
     if out_dir is None:
         print("(pass --out DIR to write profile.json and the figures)")
         return 0
@@ -153,12 +125,16 @@ def run(args: argparse.Namespace) -> int:
         )
     )  # fmt: skip
     panels = [
-        (_title(args.model, graph, args.delays), ann_activations(graph, xp), spike_rates(rec))
+        (
+            _title(args.model, rec.graph, args.delays),
+            ann_activations(rec.graph, prof.frame),
+            spike_rates(rec),
+        )
     ]
-    if second is not None:
-        rec2, xp2 = second
-        title = _title(args.compare, rec2.graph, args.delays)
-        panels.append((title, ann_activations(rec2.graph, xp2), spike_rates(rec2)))
+    if rec2 is not None:
+        r2, xp2 = rec2
+        title = _title(args.compare, r2.graph, args.delays)
+        panels.append((title, ann_activations(r2.graph, xp2), spike_rates(r2)))
     written.append(figures.plot_activation_vs_rate(panels, out_dir / "activation_vs_rate.png"))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from lava_spikingunet.neuron_forms import FORM_GROUPS, NEURON_FORMS, resolve_forms
+from lava_spikingunet.neuron_forms import FORM_GROUPS, NEURON_FORMS
 
 HELP = "run Lava and the integer reference on one frame and compare bit for bit"
 
@@ -30,88 +30,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for Lava stop")
 
 
-def compare(graph, ref, lava) -> dict:
-    """Per-layer comparison of a reference result and a Lava result (one frame)."""
-    import numpy as np
-
-    layers = []
-    for name in graph.neurons():
-        want = ref.spikes[name].numpy()[:, 0]
-        got = lava.spikes[name][: want.shape[0]]
-        diff = got != want
-        steps = np.flatnonzero(diff.reshape(diff.shape[0], -1).any(1))
-        layers.append(
-            {
-                "layer": name,
-                "steps": int(want.shape[0]),
-                "elements": int(want[0].size),
-                "spikes": int(want.sum()),
-                "mismatches": int(diff.sum()),
-                "mismatch_steps": steps.tolist()[:20],
-            }
-        )
-    acc_diff = int((lava.acc[0] != ref.acc.numpy()[0]).sum())
-    return {
-        "form": lava.form,
-        "identical": acc_diff == 0 and all(r["mismatches"] == 0 for r in layers),
-        "readout_mismatches": acc_diff,
-        "layers": layers,
-        "lava_wall_s": round(lava.wall_s, 3),
-    }
-
-
-def verify_frame(graph, frame, forms, timeout: float = 120.0, progress=None) -> list[dict]:
-    """Run the reference and Lava (each form) on ``frame`` ``(C, H, W)``; compare."""
-    from lava_spikingunet.backends.lava_network import run_lava
-    from lava_spikingunet.reference.input_current import input_current
-    from lava_spikingunet.reference.simulator import simulate
-
-    current = input_current(graph, frame[None])
-    ref = simulate(graph, current=current, record_spikes=True)
-    reports = []
-    for form in forms:
-        if progress:
-            progress(f"Lava ({form} form)")
-        lava = run_lava(graph, current, form=form, record=True, timeout=timeout)
-        reports.append(compare(graph, ref, lava))
-    return reports
-
-
 def run(args: argparse.Namespace) -> int:
-    from lava_spikingunet.commands.simulate import load_input, load_model
-    from lava_spikingunet.errors import UserError
+    from lava_spikingunet.data.frames import load_input
+    from lava_spikingunet.errors import InputError
     from lava_spikingunet.fileio import check_writable, write_text_atomic
-    from lava_spikingunet.graph.timing import frame_steps
-    from lava_spikingunet.limits import check_lava_memory, check_reference_memory
-    from lava_spikingunet.reference.input_current import size_multiple
+    from lava_spikingunet.model_io import load_model
+    from lava_spikingunet.pipeline.verify import prepare_frame, verify
 
     if not args.timeout > 0 or args.timeout == float("inf"):
-        raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+        raise InputError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     if args.out:
         check_writable(args.out, args.overwrite, suffixes=(".json",))
     graph = load_model(args.model)
     if not graph.is_quantized:
-        raise UserError(f"{args.model} is not quantized: run `spikingunet quantize` first")
-    c, h, w = graph.node(graph.input_name).shape
-    frame = load_input(args.image, c)
-    m = size_multiple(graph)
-    if frame.shape[1] % m or frame.shape[2] % m:
-        # like simulate: pad (reflect) to the next multiple of 2^depth; both runs see it
-        import torch
-
-        from lava_spikingunet.reference.module import pad_frames
-
-        fh, fw = frame.shape[1:]
-        frame = pad_frames(torch.as_tensor(frame)[None], m)[0][0].numpy()
-        print(f"padded the {fh}x{fw} image to {frame.shape[1]}x{frame.shape[2]} (multiple of {m})")
-    if frame.shape[1:] != (h, w):
-        graph = graph.resized(frame.shape[1], frame.shape[2])
-    forms = resolve_forms(args.form or graph.meta.neuron_form)
-    check_reference_memory(graph, record_steps=frame_steps(graph))
-    for form in forms:
-        check_lava_memory(graph, form)
-    reports = verify_frame(
-        graph, frame, forms, args.timeout, progress=lambda s: print(f"running {s} ...")
+        raise InputError(f"{args.model} is not quantized: run `spikingunet quantize` first")
+    frame = load_input(args.image, graph.node(graph.input_name).shape[0])
+    padded = prepare_frame(graph, frame)[1]
+    if padded.shape != frame.shape:
+        print(
+            f"padded the {frame.shape[1]}x{frame.shape[2]} image to {padded.shape[1]}x"
+            f"{padded.shape[2]} (multiple of 2^depth)"
+        )
+    reports = verify(
+        graph, frame, args.form, timeout=args.timeout, progress=lambda s: print(f"running {s} ...")
     )
     for rep in reports:
         print(

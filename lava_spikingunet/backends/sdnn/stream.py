@@ -20,7 +20,7 @@ import numpy as np
 
 def load_frames(path: str | Path, channels: int) -> np.ndarray:
     """``(F, C, H, W)`` float64 from a folder of images (sorted by name) or a ``.npy``."""
-    from lava_spikingunet.commands.quantize import read_frame
+    from lava_spikingunet.data.frames import read_frame
     from lava_spikingunet.errors import UserError
 
     path = Path(path)
@@ -56,7 +56,7 @@ def load_sdnn_model(path: str | Path, vth: float):
 
         if fmt == FORMAT:
             return load_sdnn_netx(path)
-    from lava_spikingunet.commands.simulate import load_model
+    from lava_spikingunet.model_io import load_model
 
     graph = load_model(path)
     return graph if is_sdnn(graph) else to_sdnn(graph)
@@ -101,8 +101,8 @@ def stream_frames(graph, frames: np.ndarray, hold: int | None, vth: float, backe
 
 def run_stream(args: argparse.Namespace) -> int:
     """The ``--stream`` branch of ``spikingunet simulate``."""
-    from lava_spikingunet.commands.simulate import prediction
     from lava_spikingunet.fileio import check_writable, write_text_atomic
+    from lava_spikingunet.pipeline.simulate import prediction
 
     if args.out:
         check_writable(args.out, args.overwrite, suffixes=(".json", ".npz"))
