@@ -22,8 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="quantized Spiking-UNet: netx .h5 or graph .pt")
     p.add_argument("--hw", default="loihi2", help="hardware profile name or .toml path")
     p.add_argument(
-        "--form", choices=("graded", "cascade"), default=None,
-        help="neuron form (default: the model's own)",
+        "--form", choices=("graded", "cascade", "sdnn"), default=None,
+        help="neuron form (default: the model's own); sdnn: the sigma-delta form on stock "
+        "Lava processes (docs/semantics.md section 6)",
     )  # fmt: skip
     p.add_argument(
         "--weights-model", choices=("shared", "dense"), default="shared",
@@ -80,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
     from lava_spikingunet.model_io import load_model
     from lava_spikingunet.pipeline.deploy import check, run_on_board
 
+    if args.form == "sdnn":
+        from lava_spikingunet.backends.sdnn.cli import run_deploy
+
+        return run_deploy(args)
     profile = load_profile(args.hw)
     graph = load_model(args.model)
     form = args.form or graph.meta.neuron_form

@@ -26,9 +26,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", required=True, help="input image (PNG/JPG or a .npy (C, H, W))")
     p.add_argument("--hw", default="loihi2", help="hardware profile name or .toml path")
     p.add_argument(
-        "--form", choices=(*NEURON_FORMS, *FORM_GROUPS), default="all",
+        "--form", choices=(*NEURON_FORMS, *FORM_GROUPS, "sdnn"), default="all",
         help="neuron form(s) to map and tabulate: one form, both (graded and cascade) or "
-        "all (default; counts are always made for every form)",
+        "all (default; counts are always made for every form); sdnn: synops of the "
+        "sigma-delta form's graded deltas and its neurocores",
     )  # fmt: skip
     p.add_argument("--out", default=None, help="directory for profile.json and the PNG figures")
     p.add_argument("--overwrite", action="store_true", help="replace files in --out")
@@ -87,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
         from lava_spikingunet.fileio import check_writable
 
         check_writable(out_dir / "profile.json", overwrite=True, what="--out")
+    if args.form == "sdnn":
+        from lava_spikingunet.backends.sdnn.cli import run_profile
+
+        return run_profile(args)
     graph, x = _load(args.model, args.image)
     # the second model too is read and run before anything is written
     second = _load(args.compare, args.image) if args.compare else None

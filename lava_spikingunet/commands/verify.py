@@ -20,10 +20,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", required=True, help="input image (PNG/JPG) or .npy (C, H, W)")
     p.add_argument(
         "--form",
-        choices=(*NEURON_FORMS, *FORM_GROUPS),
+        choices=(*NEURON_FORMS, *FORM_GROUPS, "sdnn"),
         default=None,
         help="neuron form to run on Lava: graded, cascade, virtual, both (graded and "
-        "cascade) or all (default: the model's)",
+        "cascade), all, or sdnn (stock SigmaDelta processes; docs/semantics.md section 6) "
+        "(default: the model's)",
     )
     p.add_argument("--out", default=None, help="write the comparison as JSON here")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -41,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     if args.out:
         check_writable(args.out, args.overwrite, suffixes=(".json",))
+    if args.form == "sdnn":
+        from lava_spikingunet.backends.sdnn.cli import run_verify
+
+        return run_verify(args)
     graph = load_model(args.model)
     if not graph.is_quantized:
         raise InputError(f"{args.model} is not quantized: run `spikingunet quantize` first")

@@ -22,6 +22,7 @@ project's CPU model for ``Conv`` (:mod:`.models`); every other model is Lava's o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -316,8 +317,11 @@ def run_sdnn(
     vth: int | dict[str, int] | None = None,
     record: bool = True,
     timeout: float = 60.0,
+    run_cfg: Any = None,
 ) -> SDNNLavaResult:
-    """Build, run ``F * hold`` steps and read every sink once; always stops Lava."""
+    """Build, run ``F * hold`` steps and read every sink once; always stops Lava.
+    ``run_cfg``: default :func:`run_config` (the CPU simulator); ``Loihi2HwCfg`` runs the
+    stock processes on the chip (lava-loihi)."""
     from lava.magma.core.run_conditions import RunSteps
 
     from lava_spikingunet.backends.lava.runner import lava_session
@@ -326,7 +330,7 @@ def run_sdnn(
     hold = int(hold if hold is not None else graph.meta.extra["sdnn"]["steps"])
     ro = net.sinks[graph.readout_name]
     with lava_session(ro, timeout=timeout):
-        ro.run(condition=RunSteps(num_steps=net.steps), run_cfg=run_config())
+        ro.run(condition=RunSteps(num_steps=net.steps), run_cfg=run_cfg or run_config())
         data = {n: s.data.get() for n, s in net.sinks.items()}
     chw = {n: np.asarray(d).transpose(3, 2, 1, 0).astype(np.int64) for n, d in data.items()}
     ro_steps = np.cumsum(chw.pop(graph.readout_name), axis=0)

@@ -42,24 +42,13 @@ def load_frames(path: str | Path, channels: int) -> np.ndarray:
     return frames
 
 
-def load_sdnn_model(path: str | Path, vth: float):
-    """An ``sdnn`` graph from an sdnn netx file, or from any quantized model (converted)."""
-    from lava_spikingunet.backends.sdnn.convert import is_sdnn, to_sdnn
+def load_sdnn_model(path: str | Path, vth: float = 0.0):
+    """An ``sdnn`` graph from an sdnn netx file, an ``sdnn`` graph, or any quantized model
+    (converted; :func:`~lava_spikingunet.backends.sdnn.stages.load_sdnn_model`)."""
+    from lava_spikingunet.backends.sdnn.stages import load_sdnn_model as load
 
-    path = Path(path)
-    if path.suffix.lower() in (".h5", ".hdf5"):
-        import h5py
-
-        with h5py.File(path, "r") as f:
-            fmt = f["spikingunet"].attrs.get("format") if "spikingunet" in f else None
-        from lava_spikingunet.backends.sdnn.netx import FORMAT, load_sdnn_netx
-
-        if fmt == FORMAT:
-            return load_sdnn_netx(path)
-    from lava_spikingunet.model_io import load_model
-
-    graph = load_model(path)
-    return graph if is_sdnn(graph) else to_sdnn(graph)
+    del vth  # the stream's vth is applied per run (stream_frames)
+    return load(path)
 
 
 def stream_frames(graph, frames: np.ndarray, hold: int | None, vth: float, backend: str):
