@@ -1,26 +1,33 @@
 """Video streaming with the ``sdnn`` form: CamSeq01's 101 consecutive frames (issue #13).
 
-The CamSeq01 U-Net (``checkpoints/camseq01.pt``), converted (``deploy``), quantized
-(``loihi2``) and turned into the sigma-delta form, runs the 101 frames of the drive as one
-stream through the sigma-delta reference: each frame is held ``hold`` steps (default: the
-settle steps of a static frame), nothing is reset between frames, and only changes travel
-(docs/semantics.md section 6). The same frames are also run one by one from a reset
-network (the per-frame static result). Per ``vth`` (float units of the normalized activation;
-per neuron ``round(vth * S / 2^state_exp)`` message units):
+Source ``ilif`` (default): the one-timestep I-LIF CamSeq01 U-Net
+(``checkpoints/camseq01-ilif.pt``) in the ``sdnn`` form with its quantized integer weights
+kept (:func:`lava_spikingunet.backends.sdnn.module.sdnn_from_ilif`; balanced delays);
+``--vth`` in I-LIF counts (per neuron ``round(vth * theta_int / 2^state_exp)`` message
+units). Source ``unet``: the float U-Net, ``deploy`` preset, ``to_sdnn`` (``--vth`` in float
+units of the normalized activation). The frames run as one stream through the sigma-delta
+reference: each frame is held ``hold`` steps, nothing is reset between frames, and only
+changes travel (docs/semantics.md section 6). ``--hold 0`` (default): 1 step per frame for
+the balanced ``ilif`` form, a *pipeline* (every layer one frame behind the one before it;
+frame ``f``'s readout is read ``settle - 1`` steps after it arrives), and the settle steps
+for the ``unet`` form. The same frames are also run one by one from a reset network (the
+per-frame static result). Per ``vth``:
 
-- ``miou``: mIoU of the stream's predictions against the labels (all 101 frames, void
-  excluded); ``miou_static``: the same for the per-frame static runs;
+- ``miou``: mIoU of the stream's predictions against the labels (all frames, void
+  excluded); ``miou_static``: the same for the per-frame static runs (run once, with
+  ``--static-vth``, default the form's own: 1 message unit for ``ilif``, 0 for ``unet``);
   ``miou_vs_static``: the stream's predictions scored against the static ones;
-- ``synops_per_mac_first`` / ``synops_per_mac_rest``: synaptic events per frame per dense
-  ANN MAC of the same frame size, frame 1 versus the mean over frames 2..101;
+- ``synops_per_mac_first``: synaptic events of frame 1 (its static run from reset) per
+  dense ANN MAC of the same frame size; ``synops_per_mac_rest``: the stream's other
+  synaptic events per frame (``(stream total - frame 1) / (F - 1)``), per ANN MAC;
 - ``lava_bit_exact``: Lava (stock processes, ``Loihi2SimCfg`` fixed_pt) equals the
   reference at every step (readout) on a ``--lava-crop`` crop of the first
-  ``--lava-frames`` frames of the stream.
+  ``--lava-frames`` frames of the stream, with the same hold.
 
 The reference runs on one core: the frames are a central ``--crop`` (H W) window.
 
     .venv/bin/python -m benchmarks.stream                  # writes benchmarks/results/stream.*
-    .venv/bin/python -m benchmarks.stream --frames 5 --vth 2 --lava-frames 0 --out-dir /tmp/s
+    .venv/bin/python -m benchmarks.stream --frames 5 --vth 1 --lava-frames 0 --out-dir /tmp/s
 """
 
 from __future__ import annotations
@@ -80,20 +87,40 @@ def ann_macs(graph) -> int:
 
 
 def build_graph(args):
-    from lava_spikingunet.backends.sdnn.module import sdnn_from_unet
+    """``(networks {label: torch module}, sdnn graph, vth converter)`` for ``--source``."""
+    from lava_spikingunet.backends.sdnn.module import sdnn_from_ilif, sdnn_from_unet
     from lava_spikingunet.checkpoints import load_unet, repo_checkpoints_dir
     from lava_spikingunet.conversion import calibrate
     from lava_spikingunet.conversion import tasks as T
+    from lava_spikingunet.reference.sigma_delta import vth_from_counts, vth_from_float
 
     unet, meta = load_unet(repo_checkpoints_dir() / f"{CHECKPOINT}.pt")
     unet.eval()
     task = T.load_task(CHECKPOINT, args.data_root, (meta.get("train") or {}).get("options"))
+    if args.source == "ilif":
+        from benchmarks.sdnn_static import calib_frame
+
+        ilif, _ = load_unet(repo_checkpoints_dir() / f"{CHECKPOINT}-ilif.pt")
+        ilif.eval()
+        g = sdnn_from_ilif(ilif, calib_frame(task, ilif.size_multiple), vth=0)
+        return {"unet": unet, "ilif_unet": ilif}, g, vth_from_counts
     stats = calibrate(unet, T.training_batches(task, 16), max_batches=16)
-    return unet, sdnn_from_unet(unet, stats, "loihi2", vth=0, delays=args.delays)
+    g = sdnn_from_unet(unet, stats, "loihi2", vth=0, delays=args.delays)
+    return {"unet": unet}, g, vth_from_float
 
 
-def lava_check(graph, x: np.ndarray, vth: int, crop: int, frames: int) -> dict:
-    """Lava vs the reference on a ``crop x crop`` window of the first ``frames`` frames."""
+def pad_hold(cur: np.ndarray, hold: int, latency: int) -> np.ndarray:
+    """The frames followed by copies of the last one, until the last frame's readout step
+    ``(F - 1) * hold + latency`` is inside ``F' * hold`` steps (for Lava, which runs
+    whole holds)."""
+    extra = max(0, -(-(latency + 1 - hold) // hold))
+    return np.concatenate([cur, np.repeat(cur[-1:], extra, axis=0)]) if extra else cur
+
+
+def lava_check(graph, x: np.ndarray, vth, crop: int, frames: int, hold: int, latency: int):
+    """Lava vs the reference on a ``crop x crop`` window of the first ``frames`` frames,
+    every step of the readout (the frames held ``hold`` steps, the last one until
+    ``latency``)."""
     from lava_spikingunet.backends.sdnn.network import run_sdnn
     from lava_spikingunet.reference.input_current import input_current
     from lava_spikingunet.reference.sigma_delta import simulate_sdnn
@@ -102,14 +129,15 @@ def lava_check(graph, x: np.ndarray, vth: int, crop: int, frames: int) -> dict:
     top, left = (h - crop) // 2, (w - crop) // 2
     xc = x[:frames, :, top : top + crop, left : left + crop]
     g = graph.resized(crop, crop)
-    cur = np.stack([input_current(g, f[None]) for f in xc])
+    cur = pad_hold(np.stack([input_current(g, f[None]) for f in xc]), hold, latency)
     t0 = time.monotonic()
-    ref = simulate_sdnn(g, cur, vth=vth, record=True, count_synops=False)
-    res = run_sdnn(g, cur, vth=vth, record=False, timeout=120.0)
+    ref = simulate_sdnn(g, cur, hold, vth=vth, record=True, count_synops=False)
+    res = run_sdnn(g, cur, hold, vth=vth, record=False, timeout=180.0)
     same = bool(np.array_equal(res.readout_steps, ref.readout_steps[:, 0]))
     return {
         "frames": frames,
         "crop": crop,
+        "hold": hold,
         "steps": int(ref.steps),
         "bit_exact": same,
         "seconds": round(time.monotonic() - t0, 1),
@@ -118,64 +146,97 @@ def lava_check(graph, x: np.ndarray, vth: int, crop: int, frames: int) -> dict:
 
 def run(args) -> dict:
     from lava_spikingunet.reference.input_current import input_current
-    from lava_spikingunet.reference.sigma_delta import simulate_sdnn, vth_from_float
+    from lava_spikingunet.reference.sigma_delta import simulate_sdnn
 
-    unet, graph0 = build_graph(args)
-    x, labels = load_frames(args.data_root, args.frames, tuple(args.crop) if args.crop else None)
+    nets, graph0, to_vth = build_graph(args)
+    x, labels = load_frames(
+        args.data_root, args.frames, tuple(args.crop) if args.crop and all(args.crop) else None
+    )
     g = graph0.resized(*x.shape[2:])
-    hold = int(args.hold or g.meta.extra["sdnn"]["steps"])
+    settle = int(g.meta.extra["sdnn"]["steps"])
+    hold = int(args.hold or (1 if args.source == "ilif" else settle))
+    latency = max(hold, settle) - 1
     cur = np.stack([input_current(g, f[None]) for f in x])  # (F, 1, C, H, W)
     macs = ann_macs(g)
+    scores = {}
     with torch.no_grad():
-        ann = np.concatenate([unet(torch.from_numpy(f[None]).float()).numpy() for f in x])
+        for label, net in nets.items():
+            y = np.concatenate([net(torch.from_numpy(f[None]).float()).numpy() for f in x])
+            scores[label] = miou(y.argmax(1), labels)
+    n_frames = x.shape[0]
     out = {
         "meta": {
-            "frames": int(x.shape[0]),
+            "source": args.source,
+            "frames": int(n_frames),
             "frame_shape": list(x.shape[1:]),
-            "crop": args.crop,
+            "crop": args.crop if args.crop and all(args.crop) else None,
             "hold": hold,
-            "delays": args.delays,
-            "settle_steps": int(g.meta.extra["sdnn"]["steps"]),
+            "latency": latency,
+            "delays": "balanced" if args.source == "ilif" else args.delays,
+            "settle_steps": settle,
             "ann_macs_per_frame": macs,
             "state_exp": sorted({v["state_exp"] for v in g.meta.extra["sdnn"]["nodes"].values()}),
+            "vth_unit": "count" if args.source == "ilif" else "float",
             "python": sys.version.split()[0],
             "machine": platform.machine(),
         },
-        "unet": {"miou": miou(ann.argmax(1), labels)},
+        "unet": {"miou": scores["unet"]},
+        "networks": scores,
         "vth": [],
     }
-    log(f"U-Net mIoU {out['unet']['miou']:.4f}; {x.shape[0]} frames {x.shape[2:]}, hold {hold}")
+    log(f"mIoU {scores}; {n_frames} frames {x.shape[2:]}, hold {hold}, latency {latency}")
+    # the per-frame static result: each frame alone from a reset network, once
+    sv = args.static_vth if args.static_vth is not None else int(args.source == "ilif")
+    static_vth = {n: int(sv) for n in g.neurons()}
+    t0 = time.monotonic()
+    static_pred, static_syn = [], []
+    for f in range(0, n_frames, args.chunk):
+        part = cur[f : f + args.chunk, 0][None]  # one frame per batch element
+        r = simulate_sdnn(g, part, settle, vth=static_vth)
+        static_pred.append(r.y[0].argmax(axis=1))
+        static_syn.append(r.synops.sum() / part.shape[1])
+    static_pred = np.concatenate(static_pred)
+    out["static"] = {
+        "vth_message_units": sorted(set(static_vth.values())),
+        "miou": miou(static_pred, labels),
+        "synops_per_mac": float(np.mean(static_syn) / macs),
+        "seconds": round(time.monotonic() - t0, 1),
+    }
+    log(f"static: mIoU {out['static']['miou']:.4f} ({out['static']['seconds']} s)")
     for vth_f in args.vth:
-        vth = vth_from_float(g, vth_f)
+        vth = to_vth(g, vth_f)
         t0 = time.monotonic()
-        stream = simulate_sdnn(g, cur, hold, vth=vth)
+        stream = simulate_sdnn(g, cur, hold, vth=vth, latency=latency)
         t_stream = time.monotonic() - t0
         pred = stream.y.argmax(axis=2)[:, 0]
-        syn = stream.synops.reshape(-1, hold).sum(axis=1)
-        static_pred, static_syn = [], []
-        for f in range(0, x.shape[0], args.chunk):
-            part = cur[f : f + args.chunk, 0][None]  # one frame per batch element
-            r = simulate_sdnn(g, part, hold, vth=vth)
-            static_pred.append(r.y[0].argmax(axis=1))
-            static_syn.append(r.synops.sum() / part.shape[1])
-        static_pred = np.concatenate(static_pred)
+        win = stream.synops[: n_frames * hold].reshape(n_frames, hold).sum(axis=1)
+        win[-1] += stream.synops[n_frames * hold :].sum()
+        t0 = time.monotonic()
+        # frame 1 alone: what the stream's first frame costs
+        first = simulate_sdnn(g, cur[:1], settle, vth=vth).synops.sum()
+        t_static = time.monotonic() - t0
+        total = int(stream.synops.sum())
         row = {
             "vth": vth_f,
-            "vth_message_units": vth,
+            "vth_message_units": sorted(set(vth.values())),
             "miou": miou(pred, labels),
             "miou_static": miou(static_pred, labels),
             "miou_vs_static": miou(pred, static_pred),
-            "synops_per_mac_first": float(syn[0] / macs),
-            "synops_per_mac_rest": float(syn[1:].mean() / macs) if len(syn) > 1 else None,
+            "synops_per_mac_first": float(first / macs),
+            "synops_per_mac_rest": float((total - first) / (n_frames - 1) / macs)
+            if n_frames > 1
+            else None,
             "synops_per_mac_static": float(np.mean(static_syn) / macs),
-            "synops_per_mac_per_frame": [float(v / macs) for v in syn],
+            "synops_per_mac_per_frame": [float(v / macs) for v in win],
             "miou_per_frame": miou_per_frame(pred, labels),
             "miou_static_per_frame": miou_per_frame(static_pred, labels),
             "max_abs_sigma": int(max(s.max_abs_sigma for s in stream.stats.values())),
+            "max_abs_msg": int(max(s.max_abs_msg for s in stream.stats.values())),
             "seconds_stream": round(t_stream, 1),
+            "seconds_first": round(t_static, 1),
         }
         if args.lava_frames:
-            row["lava"] = lava_check(g, x, vth, args.lava_crop, args.lava_frames)
+            row["lava"] = lava_check(g, x, vth, args.lava_crop, args.lava_frames, hold, latency)
             row["lava_bit_exact"] = row["lava"]["bit_exact"]
         else:
             row["lava_bit_exact"] = None
@@ -184,9 +245,25 @@ def run(args) -> dict:
             f"vth={vth_f:g}: mIoU stream {row['miou']:.4f} static {row['miou_static']:.4f} "
             f"(stream vs static {row['miou_vs_static']:.4f}); synops/MAC first "
             f"{row['synops_per_mac_first']:.3f} rest {row['synops_per_mac_rest']} "
-            f"lava_bit_exact={row['lava_bit_exact']} ({row['seconds_stream']} s)"
+            f"lava_bit_exact={row['lava_bit_exact']} ({row['seconds_stream']} s stream, "
+            f"{row['seconds_first']} s frame 1)"
         )
         yield out
+
+
+def _units(v) -> str:
+    if not v:
+        return "-"
+    return str(v[0]) if len(v) == 1 else f"{v[0]}..{v[-1]}"
+
+
+def _target(r: dict) -> str:
+    """The issue's target: mIoU within 0.01 of static at <= 0.1 synops/MAC (frames 2..)."""
+    rest = r["synops_per_mac_rest"]
+    if rest is None:
+        return "-"
+    ok = abs(r["miou"] - r["miou_static"]) <= 0.01 and rest <= 0.1
+    return "yes" if ok else "no"
 
 
 def markdown(result: dict) -> str:
@@ -194,19 +271,41 @@ def markdown(result: dict) -> str:
     lines = [
         "# CamSeq01 as a video stream through the sdnn form",
         "",
-        f"Generated by `python -m benchmarks.stream`: {m['frames']} consecutive frames "
-        f"({m['frame_shape'][1]}x{m['frame_shape'][2]}"
-        f"{' central crop' if m['crop'] else ''}), each held {m['hold']} steps "
-        f"(a static frame settles in {m['settle_steps']}; {m.get('delays', 'native')} delays), "
-        "nothing reset between frames; "
-        "per-frame static = each frame alone from a reset network. vth in float units (the "
-        "normalized activation; per neuron `round(vth * S / 2^state_exp)` message units). "
-        f"Dense ANN MACs per frame: {m['ann_macs_per_frame']:,}. U-Net mIoU "
-        f"{result['unet']['miou']:.4f}.",
+        f"Generated by `python -m benchmarks.stream --source {m.get('source', 'unet')}`: "
+        f"{m['frames']} consecutive frames ({m['frame_shape'][1]}x{m['frame_shape'][2]}"
+        f"{' central crop' if m['crop'] else ', full frames'}), "
+        + (
+            "the one-timestep I-LIF U-Net in the sdnn form (integer weights kept); "
+            if m.get("source") == "ilif"
+            else "the float U-Net (`deploy` preset) in the sdnn form; "
+        )
+        + f"each frame held {m['hold']} step(s), its readout read "
+        f"{m.get('latency', m['hold'] - 1)} steps after it arrives "
+        f"(a static frame settles in {m['settle_steps']}; {m.get('delays', 'native')} delays"
+        + (
+            "; a pipeline: every layer one frame behind the one before it"
+            if m["hold"] < m["settle_steps"]
+            else ""
+        )  # fmt: skip
+        + "), nothing reset between frames; per-frame static = each frame alone from a reset "
+        "network. "
+        + (
+            "vth in I-LIF counts (per neuron `round(vth * theta_int / 2^state_exp)` message "
+            "units). "
+            if m.get("vth_unit") == "count"
+            else "vth in float units (the normalized activation; per neuron "
+            "`round(vth * S / 2^state_exp)` message units). "
+        )
+        + "Synops/MAC frame 1: frame 1 alone; frames 2..: (stream total - frame 1) / "
+        f"(F - 1). Dense ANN MACs per frame: {m['ann_macs_per_frame']:,}. mIoU of the "
+        "networks on the same frames: "
+        + ", ".join(f"{k} {v:.4f}" for k, v in result.get("networks", result["unet"]).items())
+        + ". Target: stream mIoU within 0.01 of static at <= 0.1 synops/MAC over frames 2..",
         "",
-        "| vth | mIoU stream | mIoU static | stream vs static | synops/MAC frame 1 "
-        "| synops/MAC frames 2.. | synops/MAC static frame | Lava bit-exact |",
-        "|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| vth | vth (message units) | mIoU stream | mIoU static | stream - static "
+        "| stream vs static | synops/MAC frame 1 | synops/MAC frames 2.. | within target "
+        "| Lava bit-exact |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in result["vth"]:
         rest = "-" if r["synops_per_mac_rest"] is None else f"{r['synops_per_mac_rest']:.4f}"
@@ -218,10 +317,18 @@ def markdown(result: dict) -> str:
             + (f"{lava['crop']}x{lava['crop']})")
         )
         lines.append(
-            f"| {r['vth']:g} | {r['miou']:.4f} | {r['miou_static']:.4f} | "
+            f"| {r['vth']:g} | {_units(r.get('vth_message_units'))} | {r['miou']:.4f} | "
+            f"{r['miou_static']:.4f} | {r['miou'] - r['miou_static']:+.4f} | "
             f"{r['miou_vs_static']:.4f} | {r['synops_per_mac_first']:.4f} | {rest} | "
-            f"{r['synops_per_mac_static']:.4f} | {exact} |"
+            f"{_target(r)} | {exact} |"
         )
+    st = result.get("static")
+    if st:
+        lines += [
+            "",
+            f"Per-frame static runs (vth {st['vth_message_units']} message units): mIoU "
+            f"{st['miou']:.4f}, {st['synops_per_mac']:.4f} synops per ANN MAC per frame.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -254,16 +361,27 @@ def figure(result: dict, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=101)
+    p.add_argument("--source", choices=("ilif", "unet"), default="ilif")
     p.add_argument("--crop", type=int, nargs=2, default=[64, 96], metavar=("H", "W"))
-    p.add_argument("--hold", type=int, default=0, help="steps per frame (0: settle steps)")
+    p.add_argument(
+        "--hold", type=int, default=0, help="steps per frame (0: 1 for ilif, else settle)"
+    )
     p.add_argument(
         "--vth",
         type=float,
         nargs="+",
-        default=[1 / 1024, 1 / 256, 1 / 64],
-        help="delta thresholds in float (normalized activation) units",
+        default=[0.5, 1.0, 2.0],
+        help="delta thresholds: I-LIF counts (ilif), float units of the normalized "
+        "activation (unet)",
     )
     p.add_argument("--chunk", type=int, default=8, help="static frames per batch")
+    p.add_argument(
+        "--static-vth",
+        type=int,
+        default=None,
+        help="vth (message units) of the per-frame static runs (default: the form's own, "
+        "1 for ilif, 0 for unet)",
+    )
     p.add_argument("--delays", choices=("native", "balanced"), default="native")
     p.add_argument("--lava-frames", type=int, default=4)
     p.add_argument("--lava-crop", type=int, default=16)

@@ -147,3 +147,22 @@ def test_refuses_non_ilif_and_coarse_states():
     q, _, _, _ = ilif_case(7)
     with pytest.raises(ValueError, match="state_exp"):
         ilif_to_sdnn(q, fine_bits=0)  # theta_unit_int 2^8: state_exp 8 > 7
+
+
+@pytest.mark.lava
+@pytest.mark.slow
+def test_lava_runs_the_pipelined_ilif_stream_bit_for_bit(no_leftover_processes):
+    """Lava (stock processes, DelaySparse on the balanced skips) == the reference, every
+    neuron's messages at every step and the readout, frames held one step each."""
+    from lava_spikingunet.backends.sdnn.network import run_sdnn
+
+    _, g, cur, _ = ilif_case(8, depth=2, frames=3)
+    steps = g.meta.extra["sdnn"]["steps"]
+    cur = np.concatenate([cur, np.repeat(cur[-1:], steps - 1, axis=0)])  # Lava runs F holds
+    v = vth_from_counts(g, 0.5)
+    ref = simulate_sdnn(g, cur, 1, vth=v, record=True)
+    res = run_sdnn(g, cur, 1, vth=v, timeout=120.0)
+    np.testing.assert_array_equal(res.readout_steps, ref.readout_steps[:, 0])
+    for n in g.neurons():
+        np.testing.assert_array_equal(res.messages[n], ref.messages[n][:, 0], err_msg=n)
+    assert ref.msg_count.sum() > 0
