@@ -16,11 +16,24 @@ from __future__ import annotations
 
 from typing import Literal
 
-__all__ = ["FORM_GROUPS", "NEURON_FORMS", "NeuronForm", "check_neuron_form", "resolve_forms"]
+__all__ = [
+    "FORMS",
+    "FORM_GROUPS",
+    "NEURON_FORMS",
+    "Form",
+    "NeuronForm",
+    "check_neuron_form",
+    "resolve_forms",
+]
 
-#: How an MT layer delivers its count ``k`` (see the module docstring).
-NeuronForm = Literal["graded", "cascade", "virtual"]
-NEURON_FORMS: tuple[NeuronForm, ...] = ("graded", "cascade", "virtual")
+#: How an MT layer delivers its count ``k`` (see the module docstring). A new form is
+#: added here; the simulation does not change (the count is the same in every form), each
+#: backend's per-form table does (Lava neuron models, synops, mapping).
+Form = Literal["graded", "cascade", "virtual"]
+FORMS: tuple[Form, ...] = ("graded", "cascade", "virtual")
+#: The same, under the names the graph and the backends have always used.
+NeuronForm = Form
+NEURON_FORMS = FORMS
 
 
 def check_neuron_form(form: str) -> NeuronForm:

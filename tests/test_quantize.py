@@ -174,7 +174,7 @@ def test_readout_scale_calibrated_and_bounded():
     fmt = FixedPointFormat.from_profile(LOIHI2)
     hi = fmt.state_range[1]
     cal = quantize_graph(g, LOIHI2, calib=x)
-    assert cal.meta.extra["fixed_point"]["readout_scale_from"] == "calibration"
+    assert cal.meta.quant.readout_scale_from == "calibration"
     res = simulate(cal, x, all_steps=True)
     peak = res.stats["head"].max_abs_state
     assert res.stats["head"].saturated == 0 and peak <= hi
@@ -184,7 +184,7 @@ def test_readout_scale_calibrated_and_bounded():
     doubled_ok = 2 * peak * 4 <= hi and 2 * cal.node("head").scale * w_head <= top_w
     assert not doubled_ok
     safe = quantize_graph(g, LOIHI2)
-    assert safe.meta.extra["fixed_point"]["readout_scale_from"] == "bound"
+    assert safe.meta.quant.readout_scale_from == "bound"
     assert safe.node("head").scale * readout_bound(g, 6) <= hi
     assert safe.node("head").scale <= cal.node("head").scale
     given = quantize_graph(g, LOIHI2, readout_scale=1024.0)
@@ -238,7 +238,7 @@ def test_cli_quantize(tmp_path, model_file, capsys):
     text = capsys.readouterr().out
     assert "max|state|" in text and "enc0.c1" in text and "OK" in text
     q = load_graph(out)
-    assert q.is_quantized and q.meta.extra["fixed_point"]["readout_scale_from"] == "calibration"
+    assert q.is_quantized and q.meta.quant.readout_scale_from == "calibration"
     report = json.loads(rep.read_text())
     assert report["headroom"]["saturates"] is False and len(report["edges"]) == 16
     # Refuses to overwrite; --overwrite and --theta-unit-bits work.

@@ -3,7 +3,7 @@
 A :class:`FixedPointFormat` is the part of a hardware profile (``hw_profiles/*.toml``,
 :mod:`lava_spikingunet.hw.profiles`) that decides integer values: weight mantissa and
 exponent ranges, bias format, threshold granularity, state and current bounds. A
-quantized graph stores it in ``graph.meta.extra["fixed_point"]["format"]`` (plain lists,
+quantized graph stores it in ``graph.meta.quant.format`` (plain lists in files,
 so it serializes) and the reference reads its saturation bounds from there.
 """
 

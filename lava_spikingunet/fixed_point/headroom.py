@@ -13,7 +13,7 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lava_spikingunet.fixed_point.quantize import graph_format
+from lava_spikingunet.fixed_point.state import graph_format
 from lava_spikingunet.graph.ir import SpikingGraph
 
 
@@ -143,8 +143,8 @@ def headroom(
     """
     import numpy as np
 
+    from lava_spikingunet.graph.timing import with_delays
     from lava_spikingunet.reference.input_current import check_frames
-    from lava_spikingunet.reference.module import with_delays
     from lava_spikingunet.reference.simulator import LayerStats, simulate
 
     x = check_frames(graph, frames)

@@ -9,7 +9,8 @@ contract. In short, :func:`quantize_graph` returns a copy of the graph in which
 - the readout has a power-of-two ``scale`` and ``bias_int``;
 - every synaptic edge has ``mant`` (signed, profile weight bits) and ``exp`` (profile
   range) minimising ``sum (mant 2^exp - w S_target)^2``; the static input edge stays float;
-- ``meta.extra["fixed_point"]`` records the format and the settings used.
+- ``meta.quant`` (:class:`~lava_spikingunet.fixed_point.state.QuantState`) records the
+  format and the settings used.
 """
 
 from __future__ import annotations
@@ -20,16 +21,24 @@ from typing import Any
 
 import numpy as np
 
+from lava_spikingunet.fixed_point.bounds import edge_abs_rowsum, source_max
 from lava_spikingunet.fixed_point.formats import FixedPointFormat, Range
-from lava_spikingunet.graph.ir import (
-    AvgPoolEdge,
-    ConvEdge,
-    ConvTransposeEdge,
-    Edge,
-    NeuronNode,
-    ReadoutNode,
-    SpikingGraph,
-)
+from lava_spikingunet.fixed_point.state import QuantState, graph_format
+from lava_spikingunet.graph.ir import NeuronNode, ReadoutNode, SpikingGraph
+
+__all__ = [
+    "dequantize",
+    "dequantize_graph",
+    "edge_abs_rowsum",
+    "edge_errors",
+    "graph_format",
+    "quantize_bias",
+    "quantize_graph",
+    "quantize_weights",
+    "readout_bound",
+    "readout_peak",
+    "source_max",
+]
 
 #: Bits of the state kept above the threshold unit by default: the membrane can hold
 #: +-2^(HEADROOM_BITS - 1) units of theta_N before it saturates.
@@ -117,24 +126,6 @@ def _check_threshold(name: str, node: NeuronNode, fmt: FixedPointFormat) -> None
 # --------------------------------------------------------------------------- readout scale
 
 
-def edge_abs_rowsum(edge: Edge, weight: np.ndarray | float) -> float:
-    """Largest sum of |weight| feeding one output element (per unit source count)."""
-    w = np.abs(np.asarray(weight, dtype=np.float64))
-    if isinstance(edge, AvgPoolEdge):
-        return float(w) * edge.kernel**2
-    if isinstance(edge, ConvEdge):
-        return float(w.sum(axis=(1, 2, 3)).max(initial=0.0))
-    if isinstance(edge, ConvTransposeEdge):
-        return float(w.sum(axis=(0, 2, 3)).max(initial=0.0))
-    raise TypeError(f"unknown edge type {type(edge).__name__}")
-
-
-def source_max(graph: SpikingGraph, src: str) -> int:
-    """Largest value a source emits per step (2^N - 1 spikes; 0 for the input)."""
-    node = graph.node(src)
-    return node.max_count if isinstance(node, NeuronNode) else 0
-
-
 def readout_bound(graph: SpikingGraph, timesteps: int) -> float:
     """A provable bound on ``|acc|`` of the readout over ``timesteps``, in float units."""
     name = graph.readout_name
@@ -147,7 +138,7 @@ def readout_bound(graph: SpikingGraph, timesteps: int) -> float:
 def readout_peak(graph: SpikingGraph, frames: Any, timesteps: int) -> float:
     """Largest ``|acc|`` (any prefix of the window) on ``frames``, float simulation, over
     the graph's own delays and zero delays (= balanced delays in the readout window)."""
-    from lava_spikingunet.reference.module import with_delays
+    from lava_spikingunet.graph.timing import with_delays
     from lava_spikingunet.reference.simulator import simulate
 
     peak = 0.0
@@ -256,13 +247,13 @@ def quantize_graph(
         warnings.warn(f"biases clipped to the profile's bias format: {clipped_bias}", stacklevel=2)
     if not isinstance(profile, FixedPointFormat):
         q.meta.extra["hw_profile"] = fmt.name  # what the netx exporter reads
-    q.meta.extra["fixed_point"] = {
-        "format": fmt.to_dict(),
-        "theta_unit_bits": bits,
-        "readout_scale_from": source,
-        "readout_margin_bits": int(margin_bits),
-        "timesteps": steps,
-    }
+    q.meta.quant = QuantState(
+        format=fmt,
+        theta_unit_bits=bits,
+        readout_scale_from=source,
+        readout_margin_bits=int(margin_bits),
+        timesteps=steps,
+    )
     return q
 
 
@@ -274,29 +265,18 @@ def _scale(graph: SpikingGraph, name: str) -> float:
     return float(scale)
 
 
-def graph_format(graph: SpikingGraph) -> FixedPointFormat:
-    """The format a quantized graph was made for: ``meta.extra["fixed_point"]["format"]``,
-    else the profile named by ``meta.extra["hw_profile"]``."""
-    info = graph.meta.extra.get("fixed_point")
-    if info and "format" in info:
-        return FixedPointFormat.from_dict(info["format"])
-    if graph.meta.extra.get("hw_profile"):
-        return FixedPointFormat.from_profile(str(graph.meta.extra["hw_profile"]))
-    raise ValueError("graph is not quantized (no meta.extra['fixed_point'] or 'hw_profile')")
-
-
 def dequantize_graph(graph: SpikingGraph) -> SpikingGraph:
     """Float copy whose weights and biases are exactly the quantized values."""
     q = graph.copy()
     fed = static_targets(q)
-    for name in q.g.nodes:
+    for name in q.nodes():
         node = q.node(name)
         if isinstance(node, NeuronNode | ReadoutNode) and name not in fed:
             node.bias = node.bias_int / _scale(q, name)
     for _, dst, e in q.edges():
         if e.is_quantized:
             w = dequantize(e.mant, e.exp, _scale(q, dst))
-            e.weight = float(w) if isinstance(e, AvgPoolEdge) else w
+            e.weight = float(w) if np.ndim(e.weight) == 0 else w
     return q
 
 

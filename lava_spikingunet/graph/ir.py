@@ -14,7 +14,7 @@ node an integer bias and threshold unit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import networkx as nx
 import numpy as np
@@ -28,6 +28,9 @@ from lava_spikingunet.neuron_forms import (  # noqa: F401
     check_neuron_form,
     resolve_forms,
 )
+
+if TYPE_CHECKING:
+    from lava_spikingunet.fixed_point.state import QuantState
 
 Shape = tuple[int, int, int]  # (C, H, W)
 
@@ -258,6 +261,9 @@ class ConvTransposeEdge(_EdgeBase):
 
 
 Edge = ConvEdge | AvgPoolEdge | ConvTransposeEdge
+#: Every edge class; each backend's :class:`~lava_spikingunet.graph.dispatch.EdgeTable`
+#: covers all of them.
+EDGE_TYPES: tuple[type, ...] = (ConvEdge, AvgPoolEdge, ConvTransposeEdge)
 
 # --------------------------------------------------------------------------- graph
 
@@ -272,6 +278,8 @@ class GraphMeta:
     readout_node: str = "head"
     neuron_form: NeuronForm = "graded"
     extra: dict = field(default_factory=dict)
+    #: How the graph was quantized (None while it is float).
+    quant: QuantState | None = None
 
 
 class SpikingGraph:
@@ -295,7 +303,7 @@ class SpikingGraph:
                 raise ValueError(f"edge {src}->{dst}: unknown node {n!r}")
         if self.g.has_edge(src, dst):
             raise ValueError(f"edge {src}->{dst} already exists")
-        if not isinstance(op, ConvEdge | AvgPoolEdge | ConvTransposeEdge):
+        if not isinstance(op, EDGE_TYPES):
             raise TypeError(f"unknown edge type {type(op).__name__}")
         out = op.out_shape(self.node(src).shape)
         if out != self.node(dst).shape:
@@ -332,6 +340,48 @@ class SpikingGraph:
 
     def neurons(self) -> list[str]:
         return [n for n in self.order() if isinstance(self.node(n), NeuronNode)]
+
+    def nodes(self) -> list[str]:
+        """Node names in insertion order."""
+        return list(self.g.nodes)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.g
+
+    def out_edges(self, name: str) -> list[tuple[str, Edge]]:
+        """Outgoing ``(target, edge)`` pairs in insertion order."""
+        edges = sorted(self.g.out_edges(name, data=True), key=lambda e: e[2]["order"])
+        return [(dst, data["op"]) for _, dst, data in edges]
+
+    def successors(self, name: str) -> list[str]:
+        """Targets of ``name``'s out-edges, in insertion order."""
+        return [dst for dst, _ in self.out_edges(name)]
+
+    def in_degree(self, name: str) -> int:
+        return int(self.g.in_degree(name))
+
+    def out_degree(self, name: str) -> int:
+        return int(self.g.out_degree(name))
+
+    def view(self) -> SpikingGraph:
+        """A graph sharing this one's node primitives and weight arrays, with its own edge
+        objects (so delays can change without touching this graph)."""
+        import copy
+
+        out = SpikingGraph(self.meta)
+        for n in self.g.nodes:
+            out.g.add_node(n, op=self.node(n))
+        for s, d, e in self.edges():
+            out.g.add_edge(s, d, op=copy.copy(e), order=self.g.edges[s, d]["order"])
+        return out
+
+    def size_multiple(self) -> int:
+        """Frame sides must divide by this: the product of the pooling kernels (2^depth)."""
+        m = 1
+        for _, _, e in self.edges():
+            if isinstance(e, AvgPoolEdge):
+                m *= e.kernel
+        return m
 
     @property
     def input_name(self) -> str:

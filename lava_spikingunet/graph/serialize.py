@@ -19,10 +19,9 @@ import torch
 
 from lava_spikingunet.errors import UserError
 from lava_spikingunet.fileio import atomic_path
+from lava_spikingunet.fixed_point.state import QuantState, migrate_meta
 from lava_spikingunet.graph.ir import (
-    AvgPoolEdge,
-    ConvEdge,
-    ConvTransposeEdge,
+    EDGE_TYPES,
     GraphMeta,
     InputNode,
     NeuronNode,
@@ -34,7 +33,7 @@ FORMAT = "lava-spikingunet/spiking-graph"
 VERSION = 1
 
 _NODE_TYPES = {c.__name__: c for c in (InputNode, NeuronNode, ReadoutNode)}
-_EDGE_TYPES = {c.__name__: c for c in (ConvEdge, AvgPoolEdge, ConvTransposeEdge)}
+_EDGE_TYPES = {c.__name__: c for c in EDGE_TYPES}
 _ARRAY_TAG = "__ndarray__"
 
 
@@ -67,11 +66,31 @@ def _fields(op: Any) -> dict[str, Any]:
     return {f.name: _to_plain(getattr(op, f.name)) for f in dataclasses.fields(op)}
 
 
+def _meta_fields(meta: GraphMeta) -> dict[str, Any]:
+    fields = {f.name: getattr(meta, f.name) for f in dataclasses.fields(meta)}
+    if meta.quant is None:
+        del fields["quant"]  # what files before QuantState held
+    else:
+        fields["quant"] = meta.quant.to_dict()
+    return _to_plain(fields)
+
+
+def meta_from_plain(fields: dict[str, Any]) -> GraphMeta:
+    """A :class:`GraphMeta` from plain fields, a legacy ``extra["fixed_point"]`` dict
+    moved into ``quant``."""
+    fields = dict(fields)
+    quant = fields.pop("quant", None)
+    meta = GraphMeta(**fields)
+    if quant is not None:
+        meta.quant = QuantState.from_dict(quant)
+    return migrate_meta(meta)
+
+
 def graph_to_state(graph: SpikingGraph) -> dict:
     """A ``weights_only``-loadable dict describing ``graph`` completely."""
     nodes = [
         {"name": n, "type": type(graph.node(n)).__name__, "fields": _fields(graph.node(n))}
-        for n in graph.g.nodes
+        for n in graph.nodes()
     ]
     edges = [
         {"src": s, "dst": d, "type": type(e).__name__, "fields": _fields(e)}
@@ -80,7 +99,7 @@ def graph_to_state(graph: SpikingGraph) -> dict:
     return {
         "format": FORMAT,
         "version": VERSION,
-        "meta": _fields(graph.meta),
+        "meta": _meta_fields(graph.meta),
         "nodes": nodes,
         "edges": edges,
     }
@@ -93,7 +112,7 @@ def graph_from_state(state: dict) -> SpikingGraph:
     if state.get("version") != VERSION:
         raise ValueError(f"unsupported {FORMAT} version {state.get('version')!r}")
     try:
-        graph = SpikingGraph(GraphMeta(**_from_plain(state["meta"])))
+        graph = SpikingGraph(meta_from_plain(_from_plain(state["meta"])))
         for item in state["nodes"]:
             cls = _NODE_TYPES.get(item["type"])
             if cls is None:

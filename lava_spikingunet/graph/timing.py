@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from lava_spikingunet.graph.ir import SpikingGraph
+
+#: How a run sets the edge delays: the graph's own, Lava's native ones (1 per synapse,
+#: 0 for the static input), native ones balanced, or all zero (the paper's run).
+Delays = Literal["graph", "native", "balanced", "zero"]
+DELAYS: tuple[Delays, ...] = ("graph", "native", "balanced", "zero")
 
 #: Delay of a synaptic edge in a Lava run (the synapse process buffers one step).
 LAVA_SYNAPSE_DELAY = 1
@@ -73,3 +80,17 @@ def frame_steps(graph: SpikingGraph, timesteps: int | None = None) -> int:
 
 def max_delay(graph: SpikingGraph) -> int:
     return max((e.delay for _, _, e in graph.edges()), default=0)
+
+
+def with_delays(graph: SpikingGraph, delays: Delays) -> SpikingGraph:
+    """``graph`` itself (``"graph"``), else a view of it (:meth:`SpikingGraph.view`: shared
+    nodes and weights, own edges) with native, balanced or zero delays."""
+    if delays == "graph":
+        return graph
+    if delays not in DELAYS:
+        raise ValueError(f"delays must be graph, native, balanced or zero, got {delays!r}")
+    view = graph.view()
+    if delays == "zero":
+        return set_zero_delays(view)
+    set_native_delays(view)
+    return balance_delays(view) if delays == "balanced" else view

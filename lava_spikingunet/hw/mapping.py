@@ -38,15 +38,15 @@ from lava_spikingunet.graph.ir import (
     ConvEdge,
     ConvTransposeEdge,
     Edge,
-    NeuronForm,
     NeuronNode,
     ReadoutNode,
     SpikingGraph,
     check_neuron_form,
 )
 from lava_spikingunet.hw.profiles import HardwareProfile
+from lava_spikingunet.hw.validate import profile_problems as deployment_problems
+from lava_spikingunet.neuron_forms import Form
 
-Form = NeuronForm
 WeightModel = Literal["dense", "shared"]
 
 
@@ -455,83 +455,6 @@ def latency(graph: SpikingGraph, profile: HardwareProfile, timesteps: int | None
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _bias_ok(value: int, profile: HardwareProfile) -> bool:
-    lo, hi = profile.bias_mant_range
-    for e in range(max(0, profile.neuron.bias_exp_min), max(0, profile.neuron.bias_exp_max) + 1):
-        if value % (1 << e) == 0 and lo <= value >> e <= hi:
-            return True
-    return False
-
-
-def deployment_problems(graph: SpikingGraph, profile: HardwareProfile, form: Form) -> list[str]:
-    """Every way the quantized ``graph`` breaks ``profile``'s formats (empty if none)."""
-    problems: list[str] = []
-    if form == "graded" and not profile.supports_graded:
-        problems.append(f"profile {profile.name!r} has no graded spikes: use --form cascade")
-    if not graph.is_quantized:
-        problems.append("the model is not quantized (no integer weights/thresholds/biases)")
-        return problems
-    m_lo, m_hi = profile.weight_mant_range
-    e_lo, e_hi = profile.weight_exp_range
-    for src, dst, e in graph.edges():
-        where = f"edge {src}->{dst}"
-        if e.delay > profile.max_delay:
-            problems.append(f"{where}: delay {e.delay} > max delay {profile.max_delay}")
-        if getattr(e, "static", False):
-            continue
-        mant = np.asarray(e.mant)
-        if mant.size and (mant.min() < m_lo or mant.max() > m_hi):
-            problems.append(
-                f"{where}: weight mantissas span [{mant.min()}, {mant.max()}], outside the "
-                f"{profile.weights.mantissa_bits}-bit range [{m_lo}, {m_hi}]"
-            )
-        if not e_lo <= e.exp <= e_hi:
-            problems.append(f"{where}: weight exponent {e.exp} outside [{e_lo}, {e_hi}]")
-    for name in graph.order():
-        node = graph.node(name)
-        if isinstance(node, NeuronNode | ReadoutNode):
-            bad = [int(b) for b in node.bias_int if not _bias_ok(int(b), profile)]
-            if bad:
-                problems.append(
-                    f"layer {name}: bias {bad[0]} is not a {profile.neuron.bias_mant_bits}-bit "
-                    f"mantissa << exponent in [{profile.neuron.bias_exp_min}, "
-                    f"{profile.neuron.bias_exp_max}] ({len(bad)} such)"
-                )
-        if not isinstance(node, NeuronNode):
-            continue
-        n = node.n_thresholds
-        thetas = [node.theta_unit_int << (n - i) for i in range(1, n + 1)]
-        if form != "cascade":  # graded and virtual: one compartment, threshold the unit
-            thetas = thetas[-1:]
-        for th in thetas:
-            if th % profile.threshold_step or th > profile.threshold_max:
-                problems.append(
-                    f"layer {name}: threshold {th} is not representable (multiple of "
-                    f"{profile.threshold_step} up to {profile.threshold_max})"
-                )
-                break
-        if (node.theta_unit_int << n) - 1 > profile.state_range[1]:
-            problems.append(
-                f"layer {name}: the membrane cannot hold 2^{n} threshold units of "
-                f"{node.theta_unit_int} in the {profile.neuron.state_bits}-bit state"
-            )
-        if form == "graded" and node.max_count > profile.max_spike_payload:
-            problems.append(
-                f"layer {name}: spike count up to {node.max_count} exceeds the graded payload "
-                f"maximum {profile.max_spike_payload}"
-            )
-    fmt = graph.meta.extra.get("fixed_point", {}).get("format")
-    if fmt:
-        s_lo, s_hi = (int(v) for v in fmt["state_range"])
-        p_lo, p_hi = profile.state_range
-        if s_lo < p_lo or s_hi > p_hi:
-            problems.append(
-                f"the model was quantized for a state range [{s_lo}, {s_hi}] wider than "
-                f"{profile.name}'s {profile.neuron.state_bits}-bit state"
-            )
-    return problems
 
 
 def check_deployable(

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
+from lava_spikingunet.graph.dispatch import EdgeTable
 from lava_spikingunet.graph.ir import (
     AvgPoolEdge,
     ConvEdge,
@@ -57,27 +58,36 @@ def convt_targets(
                     yield c_out, oy, ox, ky, kx
 
 
+def _pool_fanout(edge: AvgPoolEdge, w, c, y, x, out_hw, nonzero: bool) -> int:
+    if nonzero and float(np.asarray(w)) == 0.0:
+        return 0
+    return int(y // edge.kernel < out_hw[0] and x // edge.kernel < out_hw[1])
+
+
+def _conv_fanout(edge: ConvEdge, w, c, y, x, out_hw, nonzero: bool) -> int:
+    targets = conv_targets(edge, c, y, x, out_hw)
+    return sum(1 if not nonzero else int(w[c_out, c, ky, kx] != 0) for c_out, *_, ky, kx in targets)
+
+
+def _conv_t_fanout(edge: ConvTransposeEdge, w, c, y, x, out_hw, nonzero: bool) -> int:
+    targets = convt_targets(edge, c, y, x, out_hw)
+    return sum(1 if not nonzero else int(w[c, c_out, ky, kx] != 0) for c_out, *_, ky, kx in targets)
+
+
+#: The brute-force counter's edge table: synapses one source neuron drives.
+FANOUT = EdgeTable(
+    "brute-force synops",
+    {AvgPoolEdge: _pool_fanout, ConvEdge: _conv_fanout, ConvTransposeEdge: _conv_t_fanout},
+)
+
+
 def edge_fanout(
     edge: Edge, src_shape: tuple[int, int, int], c: int, y: int, x: int, nonzero: bool = False
 ) -> int:
     """Synapses source neuron ``(c, y, x)`` drives along ``edge``, enumerated one by one."""
     _, h_out, w_out = edge.out_shape(src_shape)
-    if isinstance(edge, AvgPoolEdge):
-        w = edge.mant if (nonzero and edge.mant is not None) else edge.weight
-        if nonzero and float(np.asarray(w)) == 0.0:
-            return 0
-        return int(y // edge.kernel < h_out and x // edge.kernel < w_out)
     w = np.asarray(edge.mant if (nonzero and edge.mant is not None) else edge.weight)
-    n = 0
-    if isinstance(edge, ConvEdge):
-        for c_out, _, _, ky, kx in conv_targets(edge, c, y, x, (h_out, w_out)):
-            n += 1 if not nonzero else int(w[c_out, c, ky, kx] != 0)
-        return n
-    if isinstance(edge, ConvTransposeEdge):
-        for c_out, _, _, ky, kx in convt_targets(edge, c, y, x, (h_out, w_out)):
-            n += 1 if not nonzero else int(w[c, c_out, ky, kx] != 0)
-        return n
-    raise TypeError(f"unknown edge type {type(edge).__name__}")
+    return FANOUT[edge](edge, w, c, y, x, (h_out, w_out), nonzero)
 
 
 def brute_force_synops(

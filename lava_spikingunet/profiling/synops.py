@@ -21,19 +21,18 @@ counts only taps with a non-zero weight (mantissa if quantized, else float weigh
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from lava_spikingunet.graph.dispatch import EdgeTable
 from lava_spikingunet.graph.ir import (
-    NEURON_FORMS,
     AvgPoolEdge,
     ConvEdge,
     ConvTransposeEdge,
     Edge,
-    NeuronForm,
     NeuronNode,
     ReadoutNode,
     Shape,
@@ -41,11 +40,7 @@ from lava_spikingunet.graph.ir import (
     check_neuron_form,
 )
 from lava_spikingunet.graph.ops import apply_edge
-
-Form = NeuronForm
-#: Every neuron form, in report order (the graph IR's list: one place defines them).
-FORMS: tuple[Form, ...] = NEURON_FORMS
-
+from lava_spikingunet.neuron_forms import FORMS, Form
 
 # --------------------------------------------------------------------------- events
 
@@ -114,13 +109,47 @@ def virtual_substeps(n_thresholds: int) -> int:
 
 def indicator_weight(edge: Edge, nonzero: bool = False) -> torch.Tensor:
     """0/1 weight of the same shape as the edge's: 1 where a synapse exists."""
-    if isinstance(edge, AvgPoolEdge):
-        w = edge.mant if (nonzero and edge.mant is not None) else edge.weight
-        on = (float(np.asarray(w)) != 0.0) if nonzero else True
-        return torch.tensor(1.0 if on else 0.0, dtype=torch.float64)
     w = np.asarray(edge.mant if (nonzero and edge.mant is not None) else edge.weight)
+    if w.ndim == 0:  # avg-pool: one scalar weight for every synapse
+        on = (float(w) != 0.0) if nonzero else True
+        return torch.tensor(1.0 if on else 0.0, dtype=torch.float64)
     ind = (w != 0) if nonzero else np.ones(w.shape, dtype=bool)
     return torch.from_numpy(ind.astype(np.float64))
+
+
+@dataclass(frozen=True)
+class _EdgeRule:
+    """The profiler's view of one edge type.
+
+    ``kind``: the report's name; ``channels``: ``(C_out, C_in)`` of a dense channel
+    mix, None for a per-channel edge; ``macs(edge, src_shape)``: dense ANN MACs.
+    """
+
+    kind: str
+    channels: Callable[[Edge], tuple[int, int]] | None
+    macs: Callable[[Edge, Shape], int]
+
+
+def _conv_macs(edge: ConvEdge, src_shape: Shape) -> int:
+    c, h, w = edge.out_shape(src_shape)
+    return c * h * w * src_shape[0] * edge.kernel_size**2
+
+
+def _conv_t_macs(edge: ConvTransposeEdge, src_shape: Shape) -> int:
+    return int(np.prod(src_shape)) * int(edge.weight.shape[1]) * edge.kernel_size**2
+
+
+#: The profiler's edge table.
+PROFILE_RULES = EdgeTable(
+    "profiler",
+    {
+        ConvEdge: _EdgeRule("conv", lambda e: tuple(e.weight.shape[:2]), _conv_macs),
+        AvgPoolEdge: _EdgeRule("avgpool", None, lambda e, s: 0),
+        ConvTransposeEdge: _EdgeRule(
+            "convT", lambda e: (e.weight.shape[1], e.weight.shape[0]), _conv_t_macs
+        ),
+    },
+)
 
 
 def _spatial(edge: Edge) -> tuple[Edge, int, int]:
@@ -128,13 +157,13 @@ def _spatial(edge: Edge) -> tuple[Edge, int, int]:
     (targets per source channel, sources per target channel) of the full edge."""
     import copy
 
-    if isinstance(edge, AvgPoolEdge):
+    channels = PROFILE_RULES[edge].channels
+    if channels is None:
         return copy.copy(edge), 1, 1
     one = copy.copy(edge)
     k = edge.kernel_size
     one.weight, one.mant, one.exp = np.ones((1, 1, k, k)), None, None
-    c_a, c_b = edge.weight.shape[:2]  # conv: (C_out, C_in); convT: (C_in, C_out)
-    c_out, c_in = (c_a, c_b) if isinstance(edge, ConvEdge) else (c_b, c_a)
+    c_out, c_in = (int(c) for c in channels(edge))
     return one, c_out, c_in
 
 
@@ -180,24 +209,11 @@ def edge_macs(edge: Edge, src_shape: Shape) -> int:
     Conv: ``out_elems * C_in * k^2`` (padded taps included); convT: ``in_elems * C_out *
     k^2``; avg-pool: 0 (a pooling sum is not a MAC).
     """
-    if isinstance(edge, ConvEdge):
-        c, h, w = edge.out_shape(src_shape)
-        return c * h * w * src_shape[0] * edge.kernel_size**2
-    if isinstance(edge, ConvTransposeEdge):
-        return int(np.prod(src_shape)) * int(edge.weight.shape[1]) * edge.kernel_size**2
-    if isinstance(edge, AvgPoolEdge):
-        return 0
-    raise TypeError(f"unknown edge type {type(edge).__name__}")
+    return PROFILE_RULES[edge].macs(edge, src_shape)
 
 
 def edge_kind(edge: Edge) -> str:
-    if isinstance(edge, ConvEdge):
-        return "conv"
-    if isinstance(edge, AvgPoolEdge):
-        return "avgpool"
-    if isinstance(edge, ConvTransposeEdge):
-        return "convT"
-    raise TypeError(f"unknown edge type {type(edge).__name__}")
+    return PROFILE_RULES[edge].kind
 
 
 # --------------------------------------------------------------------------- results

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lava_spikingunet.graph.ir import AvgPoolEdge, ConvEdge, NeuronNode, SpikingGraph
+from lava_spikingunet.graph.ir import ConvEdge, NeuronNode, SpikingGraph
 
 
 def static_edges(graph: SpikingGraph) -> list[tuple[str, ConvEdge]]:
@@ -32,11 +32,7 @@ def static_edges(graph: SpikingGraph) -> list[tuple[str, ConvEdge]]:
 
 def size_multiple(graph: SpikingGraph) -> int:
     """Frame sides must divide by this: the product of the pooling kernels (2^depth)."""
-    m = 1
-    for _, _, e in graph.edges():
-        if isinstance(e, AvgPoolEdge):
-            m *= e.kernel
-    return m
+    return graph.size_multiple()
 
 
 def check_frames(graph: SpikingGraph, x: Any, exact_size: bool = False) -> np.ndarray:
@@ -104,7 +100,7 @@ def input_current(graph: SpikingGraph, x: Any, target: str | None = None) -> np.
     Needs a quantized target node (``theta_unit_int`` set) and the state bounds of the
     graph's fixed-point format.
     """
-    from lava_spikingunet.fixed_point.quantize import graph_format
+    from lava_spikingunet.fixed_point.state import graph_format
 
     dst, _ = _pick(graph, target)
     node = graph.node(dst)

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from lava_spikingunet.graph.ir import SpikingGraph
-from lava_spikingunet.snn.float_sim import Delays, simulate_padded
+from lava_spikingunet.graph.timing import Delays
+from lava_spikingunet.snn.frames import pad_frames
 
 
 def graph_unet_config(graph: SpikingGraph):
@@ -26,6 +27,7 @@ class SpikingUNetModule(nn.Module):
     """``forward(x)`` = the readout ``y = acc / T`` of the float spiking run.
 
     Any frame size works (padded to the size multiple and cropped back); inference only.
+    Subclasses change :meth:`run` (the simulation of padded frames).
     """
 
     def __init__(
@@ -37,6 +39,13 @@ class SpikingUNetModule(nn.Module):
         self.delays = delays
         self.config = graph_unet_config(graph)
 
+    def run(self, x: torch.Tensor) -> torch.Tensor:
+        """The readout ``y`` of frames whose sides divide by the size multiple."""
+        from lava_spikingunet.snn.float_sim import simulate
+
+        return simulate(self.graph, x, self.timesteps, delays=self.delays).y
+
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return simulate_padded(self.graph, x, self.timesteps, delays=self.delays).y
+        xp, (h, w) = pad_frames(x, self.graph.size_multiple())
+        return self.run(xp)[..., :h, :w]

@@ -8,10 +8,11 @@ Firing rule ``>=`` (``floor``): a residual that lands exactly on a threshold fir
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
+
+from lava_spikingunet.snn.engine import scan_mt
 
 
 def mt_fire(
@@ -42,26 +43,10 @@ def mt_scan(
     dtype that holds ``max_count``) and the final membrane. ``v0`` is the starting
     membrane (zeros if None).
     """
-    if reset not in ("subtract", "zero"):
-        raise ValueError(f"reset must be 'subtract' or 'zero', got {reset!r}")
     v = torch.zeros_like(current[0]) if v0 is None else v0.clone()
     if out is None:
         out = torch.empty_like(current)
-    k = torch.empty_like(v)
-    # multiplying by 1/theta is exact (and faster) when theta is a power of two
-    exact_inverse = math.frexp(theta_unit)[0] == 0.5
-    for t in range(current.shape[0]):
-        v.add_(current[t])
-        if exact_inverse:
-            torch.mul(v, 1.0 / theta_unit, out=k)
-        else:
-            torch.div(v, theta_unit, out=k)
-        k.floor_().clamp_(0, max_count)
-        out[t] = k
-        if reset == "subtract":
-            v.sub_(k * theta_unit)
-        else:
-            v.masked_fill_(k > 0, 0.0)
+    scan_mt(current, v, out, theta_unit, max_count, reset)
     return out, v
 
 

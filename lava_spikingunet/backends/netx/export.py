@@ -21,12 +21,13 @@ import numpy as np
 from lava_spikingunet.backends.netx import schema as S
 from lava_spikingunet.errors import UserError
 from lava_spikingunet.fileio import atomic_path, check_writable
+from lava_spikingunet.fixed_point.state import LEGACY_KEY
+from lava_spikingunet.graph.dispatch import EdgeTable
 from lava_spikingunet.graph.ir import (
     AvgPoolEdge,
     ConvEdge,
     ConvTransposeEdge,
     NeuronNode,
-    ReadoutNode,
     SpikingGraph,
 )
 from lava_spikingunet.graph.timing import (
@@ -37,8 +38,13 @@ from lava_spikingunet.graph.timing import (
     pipeline_depth,
     start_steps,
 )
+from lava_spikingunet.hw.validate import check_profile
 
-_EDGE_LAYER = {ConvEdge: S.CONV, AvgPoolEdge: S.POOL, ConvTransposeEdge: S.CONVT}
+#: The netx writer's edge table: the layer type each edge type is stored as (the
+#: writer's ``_<type>`` method writes it).
+EDGE_LAYER = EdgeTable(
+    "netx export", {ConvEdge: S.CONV, AvgPoolEdge: S.POOL, ConvTransposeEdge: S.CONVT}
+)
 
 
 @dataclass
@@ -80,14 +86,14 @@ def plan_layers(graph: SpikingGraph) -> list[LayerPlan]:
         raise UserError(f"cannot export an invalid graph: {exc}") from exc
     order = graph.order()
     inp = graph.input_name
-    outs = list(graph.g.successors(inp))
+    outs = graph.successors(inp)
     if len(outs) != 1:
         raise UserError(
             f"input {inp!r} feeds {len(outs)} nodes; the netx input layer holds exactly one "
             "static conv into one neuron layer"
         )
     first = outs[0]
-    if graph.g.in_degree(first) != 1 or not isinstance(graph.node(first), NeuronNode):
+    if graph.in_degree(first) != 1 or not isinstance(graph.node(first), NeuronNode):
         raise UserError(
             f"node {first!r} must be a neuron layer fed by the static input only "
             "(it forms the netx input layer with the input)"
@@ -98,54 +104,27 @@ def plan_layers(graph: SpikingGraph) -> list[LayerPlan]:
     for n in order[2:]:
         ins = graph.in_edges(n)
         srcs = [s for s, _ in ins]
-        kinds = {type(e) for _, e in ins}
+        kinds = {EDGE_LAYER[e] for _, e in ins}
         if len(ins) > 1:
-            convs = [e for _, e in ins]
-            geo = {(e.kernel_size, e.stride, e.padding) for e in convs if isinstance(e, ConvEdge)}
-            if kinds != {ConvEdge} or len(geo) != 1:
+            joinable = kinds == {S.CONV}
+            geo = {(e.kernel_size, e.stride, e.padding) for _, e in ins} if joinable else set()
+            if len(geo) != 1:
                 raise UserError(
                     f"node {n!r} joins {len(ins)} inputs of kinds "
-                    f"{sorted(k.__name__ for k in kinds)}; the netx format joins only conv "
-                    "edges of equal kernel, stride and padding"
+                    f"{sorted({type(e).__name__ for _, e in ins})}; the netx format joins "
+                    "only conv edges of equal kernel, stride and padding"
                 )
         if not (len(ins) == 1 and layer_of[srcs[0]] == len(plan) - 1):
             plan.append(LayerPlan(S.CONCAT, None, srcs))
         layer_of[n] = len(plan)
-        plan.append(LayerPlan(_EDGE_LAYER[type(ins[0][1])], n, srcs))
+        plan.append(LayerPlan(EDGE_LAYER[ins[0][1]], n, srcs))
     return plan
 
 
-def _check_range(values: np.ndarray, lo: int, hi: int, what: str) -> None:
-    values = np.asarray(values)
-    if values.size and (values.min() < lo or values.max() > hi):
-        raise UserError(
-            f"{what} spans [{values.min()}, {values.max()}], outside the profile's [{lo}, {hi}]"
-        )
-
-
-def check_quantized(graph: SpikingGraph, profile: Any) -> None:
-    """Every field the file needs is set and inside the profile's ranges."""
-    wlo, whi = S.signed_range(profile.weights.mantissa_bits)
-    elo, ehi = profile.weights.exp_min, profile.weights.exp_max
-    slo, shi = S.signed_range(profile.neuron.state_bits)
-    for n in graph.order():
-        op = graph.node(n)
-        if isinstance(op, NeuronNode | ReadoutNode):
-            if not op.is_quantized:
-                raise UserError(f"node {n!r} is not quantized (run quantize first)")
-            if op.bias_int.shape != op.bias.shape:
-                raise UserError(f"node {n!r}: bias_int has shape {op.bias_int.shape}")
-            _check_range(op.bias_int, slo, shi, f"node {n!r} bias_int")
-        if isinstance(op, NeuronNode):
-            top = op.theta_unit_int << (op.n_thresholds - 1)
-            _check_range(np.array([top]), 1, shi, f"node {n!r} largest threshold")
-    for s, d, e in graph.edges():
-        if getattr(e, "static", False):
-            continue
-        if not e.is_quantized:
-            raise UserError(f"edge {s}->{d} is not quantized (run quantize first)")
-        _check_range(e.mant, wlo, whi, f"edge {s}->{d} mantissa")
-        _check_range(np.array([e.exp]), elo, ehi, f"edge {s}->{d} exponent")
+def check_quantized(graph: SpikingGraph, profile: Any, form: str = "graded") -> None:
+    """Every field the file needs is set and inside the profile's ranges
+    (:func:`~lava_spikingunet.hw.validate.check_profile`, ``exact=False``)."""
+    check_profile(graph, profile, form, exact=False)
 
 
 def delay_mode(graph: SpikingGraph) -> str:
@@ -286,6 +265,15 @@ class _Writer:
             self.write(i, p)
 
 
+def graph_extra(graph: SpikingGraph) -> dict:
+    """``meta.extra`` plus the quantization state under its legacy key (the file's
+    ``graph_extra``: the format files have always had)."""
+    extra = dict(graph.meta.extra)
+    if graph.meta.quant is not None:
+        extra[LEGACY_KEY] = graph.meta.quant.to_dict()
+    return extra
+
+
 def _write_meta(
     f: h5py.File,
     graph: SpikingGraph,
@@ -321,7 +309,7 @@ def _write_meta(
         "has_float": int(include_float),
     }
     try:
-        strings["graph_extra"] = S.to_json(graph.meta.extra, "graph.meta.extra")
+        strings["graph_extra"] = S.to_json(graph_extra(graph), "graph.meta.extra")
         strings["extra_meta"] = S.to_json(extra_meta or {}, "extra_meta")
         strings["hw_profile_json"] = S.to_json(profile.as_dict(), "profile")
     except S.SchemaError as exc:
@@ -360,7 +348,7 @@ def export_netx(
         raise UserError(f"neuron_form must be one of {S.NEURON_FORMS}, got {form!r}")
     profile = _resolve_profile(graph, profile)
     plan = plan_layers(graph)
-    check_quantized(graph, profile)
+    check_quantized(graph, profile, form)
     with atomic_path(path, overwrite) as tmp:
         with h5py.File(tmp, "w") as f:
             _Writer(f, graph, profile, include_float).write_all(plan)

@@ -18,6 +18,7 @@ import numpy as np
 
 from lava_spikingunet.backends.netx import schema as S
 from lava_spikingunet.errors import UserError
+from lava_spikingunet.fixed_point.state import migrate_meta
 from lava_spikingunet.graph.ir import (
     AvgPoolEdge,
     ConvEdge,
@@ -245,16 +246,19 @@ class _Builder:
 
     def __init__(self, f: h5py.File, info: NetxInfo, extra: dict) -> None:
         self.f, self.info = f, info
-        self.graph = SpikingGraph(
-            GraphMeta(
-                task=info.task,
-                timesteps=info.timesteps,
-                input_node=info.input_node,
-                readout_node=info.readout_node,
-                neuron_form=info.neuron_form,  # type: ignore[arg-type]
-                extra=extra,
-            )
+        meta = GraphMeta(
+            task=info.task,
+            timesteps=info.timesteps,
+            input_node=info.input_node,
+            readout_node=info.readout_node,
+            neuron_form=info.neuron_form,  # type: ignore[arg-type]
+            extra=dict(extra),
         )
+        try:
+            migrate_meta(meta)  # the quantization state travels in graph_extra
+        except (TypeError, ValueError) as exc:
+            raise S.SchemaError(f"{S.META}@graph_extra: bad quantization state: {exc}") from exc
+        self.graph = SpikingGraph(meta)
         self.node_of: dict[int, str] = {}  # layer id -> node name
         self.starts: dict[str, int] = {}
         self.wrange = S.signed_range(info.weight_bits)
@@ -319,7 +323,7 @@ class _Builder:
         return L.group(S.FLOAT).floats(key, shape)
 
     def _add_node(self, L: _Fields, name: str, op: Any, start: int) -> None:
-        if name in self.graph.g:
+        if name in self.graph:
             raise L.fail(f"node name {name!r} used twice")
         self.graph.add_node(name, op)
         self.starts[name] = start
