@@ -95,7 +95,7 @@ def strip_quantization(graph: SpikingGraph) -> None:
     """Drop integer weights and biases (stale once the float ones change); node scales stay."""
     for _, _, e in graph.edges():
         e.mant, e.exp = None, None
-    for n in graph.g.nodes:
+    for n in graph.nodes():
         if hasattr(graph.node(n), "bias_int"):
             graph.node(n).bias_int = None
 

@@ -14,7 +14,7 @@ node an integer bias and threshold unit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import networkx as nx
 import numpy as np
@@ -175,7 +175,32 @@ class _EdgeBase:
 
 
 @dataclass(eq=False)
-class ConvEdge(_EdgeBase):
+class _KernelEdge(_EdgeBase):
+    """An edge with a square 4-D kernel ``weight`` (conv, transposed conv)."""
+
+    _NAME: ClassVar[str] = ""
+    _LAYOUT: ClassVar[str] = ""
+    _IN_AXIS: ClassVar[int] = 1  # the weight axis of the input channels
+
+    def _check_kernel(self) -> None:
+        self.weight = np.asarray(self.weight, dtype=np.float64)
+        if self.weight.ndim != 4 or self.weight.shape[2] != self.weight.shape[3]:
+            raise ValueError(f"{self._NAME} weight must be {self._LAYOUT}, got {self.weight.shape}")
+
+    @property
+    def kernel_size(self) -> int:
+        return int(self.weight.shape[2])
+
+    def _out_channels(self, in_shape: Shape) -> int:
+        """The output channels, after checking ``in_shape``'s input channels."""
+        c_in = self.weight.shape[self._IN_AXIS]
+        if in_shape[0] != c_in:
+            raise ValueError(f"{self._NAME} expects {c_in} input channels, got {in_shape[0]}")
+        return int(self.weight.shape[1 - self._IN_AXIS])
+
+
+@dataclass(eq=False)
+class ConvEdge(_KernelEdge):
     """2-D convolution, weight ``(C_out, C_in, k, k)``.
 
     ``static=True`` marks the input edge (computed once per frame on the host, in float,
@@ -186,25 +211,20 @@ class ConvEdge(_EdgeBase):
     stride: int = 1
     padding: int = 0
     static: bool = False
+    _NAME: ClassVar[str] = "conv"
+    _LAYOUT: ClassVar[str] = "(C_out, C_in, k, k)"
+    _IN_AXIS: ClassVar[int] = 1
 
     def __post_init__(self) -> None:
-        self.weight = np.asarray(self.weight, dtype=np.float64)
-        if self.weight.ndim != 4 or self.weight.shape[2] != self.weight.shape[3]:
-            raise ValueError(f"conv weight must be (C_out, C_in, k, k), got {self.weight.shape}")
+        self._check_kernel()
         if self.stride < 1 or self.padding < 0:
             raise ValueError("conv stride must be >= 1 and padding >= 0")
         self._check_common()
 
-    @property
-    def kernel_size(self) -> int:
-        return int(self.weight.shape[2])
-
     def out_shape(self, in_shape: Shape) -> Shape:
-        c, h, w = in_shape
-        if c != self.weight.shape[1]:
-            raise ValueError(f"conv expects {self.weight.shape[1]} input channels, got {c}")
+        c_out, (_, h, w) = self._out_channels(in_shape), in_shape
         k, s, p = self.kernel_size, self.stride, self.padding
-        return (int(self.weight.shape[0]), (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
+        return (c_out, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
 
 
 @dataclass(eq=False)
@@ -228,36 +248,27 @@ class AvgPoolEdge(_EdgeBase):
 
 
 @dataclass(eq=False)
-class ConvTransposeEdge(_EdgeBase):
+class ConvTransposeEdge(_KernelEdge):
     """Transposed conv, weight ``(C_in, C_out, k, k)``, stride 2, padding 1, out-pad 1."""
 
     weight: np.ndarray = field(default_factory=lambda: np.zeros((1, 1, 3, 3)))
     stride: int = 2
     padding: int = 1
     output_padding: int = 1
+    _NAME: ClassVar[str] = "convT"
+    _LAYOUT: ClassVar[str] = "(C_in, C_out, k, k)"
+    _IN_AXIS: ClassVar[int] = 0
 
     def __post_init__(self) -> None:
-        self.weight = np.asarray(self.weight, dtype=np.float64)
-        if self.weight.ndim != 4 or self.weight.shape[2] != self.weight.shape[3]:
-            raise ValueError(f"convT weight must be (C_in, C_out, k, k), got {self.weight.shape}")
+        self._check_kernel()
         if self.output_padding >= self.stride:
             raise ValueError("output_padding must be smaller than stride")
         self._check_common()
 
-    @property
-    def kernel_size(self) -> int:
-        return int(self.weight.shape[2])
-
     def out_shape(self, in_shape: Shape) -> Shape:
-        c, h, w = in_shape
-        if c != self.weight.shape[0]:
-            raise ValueError(f"convT expects {self.weight.shape[0]} input channels, got {c}")
+        c_out, (_, h, w) = self._out_channels(in_shape), in_shape
         k, s, p, op = self.kernel_size, self.stride, self.padding, self.output_padding
-        return (
-            int(self.weight.shape[1]),
-            (h - 1) * s - 2 * p + k + op,
-            (w - 1) * s - 2 * p + k + op,
-        )
+        return (c_out, (h - 1) * s - 2 * p + k + op, (w - 1) * s - 2 * p + k + op)
 
 
 Edge = ConvEdge | AvgPoolEdge | ConvTransposeEdge

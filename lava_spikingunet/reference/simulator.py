@@ -51,6 +51,7 @@ from lava_spikingunet.snn.engine import (
     EdgePlan,
     LayerStats,
     Numerics,
+    Run,
     exact_conv_backend,
     run_graph,
     scan_mt,
@@ -73,21 +74,16 @@ COUNT_DTYPE = torch.float32
 
 
 @dataclass
-class ReferenceResult:
-    """Output of :func:`simulate`.
+class ReferenceResult(Run):
+    """Output of :func:`simulate`: the engine's :class:`~lava_spikingunet.snn.engine.Run`
+    plus ``y = acc / (T * scale)``.
 
     ``acc``: readout accumulator ``(B, C, H, W)`` (int64; float64 in float mode);
-    ``y = acc / (T * scale)``; ``spikes[n]``: uint8 ``(total_steps, B, C, H, W)`` counts
-    of every neuron node when recorded.
+    ``spikes[n]``: uint8 ``(total_steps, B, C, H, W)`` counts of every neuron node when
+    recorded.
     """
 
-    acc: torch.Tensor
-    y: torch.Tensor
-    timesteps: int
-    total_steps: int
-    start: dict[str, int]
-    stats: dict[str, LayerStats]
-    spikes: dict[str, torch.Tensor] = field(default_factory=dict)
+    y: torch.Tensor = field(default_factory=lambda: torch.empty(0))
     quantized: bool = True
 
 
@@ -200,7 +196,14 @@ def simulate(
     else:
         y = acc / steps
     return ReferenceResult(
-        acc, y, steps, run.total_steps, run.start, run.stats, run.spikes, quantized
+        acc=acc,
+        timesteps=steps,
+        total_steps=run.total_steps,
+        start=run.start,
+        stats=run.stats,
+        spikes=run.spikes,
+        y=y,
+        quantized=quantized,
     )
 
 

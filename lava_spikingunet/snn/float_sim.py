@@ -37,7 +37,6 @@ __all__ = [
     "simulate",
     "simulate_padded",
     "size_multiple",
-    "timed_view",
     "write_back",
 ]
 
@@ -95,12 +94,6 @@ class SimResult:
     start: dict[str, int]
     counts: dict[str, torch.Tensor] = field(default_factory=dict)
     rates: dict[str, torch.Tensor] = field(default_factory=dict)
-
-
-def timed_view(graph: SpikingGraph, delays: Delays) -> SpikingGraph:
-    """A graph sharing ``graph``'s nodes and weights, with its own edge delays
-    (:func:`~lava_spikingunet.graph.timing.with_delays`)."""
-    return with_delays(graph, delays)
 
 
 def _count_dtype(graph: SpikingGraph) -> torch.dtype:
