@@ -42,6 +42,15 @@ def _shape(value) -> Shape:
     return shape  # type: ignore[return-value]
 
 
+def _shape_and_bias(shape, bias) -> tuple[Shape, np.ndarray]:
+    """A node's checked shape and its per-channel float bias."""
+    shape = _shape(shape)
+    bias = np.asarray(bias, dtype=np.float64).reshape(-1)
+    if bias.shape != (shape[0],):
+        raise ValueError(f"bias has {bias.shape[0]} entries for {shape[0]} channels")
+    return shape, bias
+
+
 def _int_array(value, name: str) -> np.ndarray:
     arr = np.asarray(value)
     if not np.issubdtype(arr.dtype, np.integer):
@@ -79,10 +88,7 @@ class NeuronNode:
     theta_unit_int: int | None = None
 
     def __post_init__(self) -> None:
-        self.shape = _shape(self.shape)
-        self.bias = np.asarray(self.bias, dtype=np.float64).reshape(-1)
-        if self.bias.shape != (self.shape[0],):
-            raise ValueError(f"bias has {self.bias.shape[0]} entries for {self.shape[0]} channels")
+        self.shape, self.bias = _shape_and_bias(self.shape, self.bias)
         from lava_spikingunet.limits import check_thresholds
 
         self.n_thresholds = check_thresholds(self.n_thresholds)
@@ -131,10 +137,7 @@ class ReadoutNode:
     scale: float | None = None
 
     def __post_init__(self) -> None:
-        self.shape = _shape(self.shape)
-        self.bias = np.asarray(self.bias, dtype=np.float64).reshape(-1)
-        if self.bias.shape != (self.shape[0],):
-            raise ValueError(f"bias has {self.bias.shape[0]} entries for {self.shape[0]} channels")
+        self.shape, self.bias = _shape_and_bias(self.shape, self.bias)
         if self.bias_int is not None:
             self.bias_int = _int_array(self.bias_int, "bias_int").reshape(-1)
         if self.scale is not None and not self.scale > 0:
