@@ -160,7 +160,8 @@ def markdown(result: dict) -> str:
     crop = f"central {meta['crop']}x{meta['crop']} crops" if meta["crop"] else "full images"
     src = meta["source"]
     head = (
-        "the one-timestep I-LIF U-Nets (`checkpoints/<task>-ilif.pt`), exact conversion at "
+        "the one-timestep I-LIF U-Nets (`checkpoints/<task>-ilif.pt` unless listed below), "
+        "exact conversion at "
         "T = 1, `loihi2` quantization; `sdnn_kept`: the quantized integer weights kept "
         "(`ilif_to_sdnn`), `sdnn_requantized`: state scales and weights re-chosen "
         "(`to_sdnn`, balanced delays); `integer_t1`: the integer I-LIF network (MT form, "
@@ -176,7 +177,7 @@ def markdown(result: dict) -> str:
         f"U-Nets). Source: {head}. `sdnn` = stock Lava SigmaDelta/Conv/Sparse, run by the "
         "sigma-delta reference (= Lava bit for bit) until a static frame has settled. "
         "Gaps in the metric's units (dB for PSNR). Target: sdnn within 0.1 dB / 0.01 F1 / "
-        "0.02 mIoU of the U-Net.",
+        "0.02 mIoU of the U-Net (`better`: above it by more).",
         "",
         "| task | metric | form | vth | value | gap to U-Net | gap to I-LIF U-Net | steps "
         "| state_exp | within target |",
@@ -189,7 +190,7 @@ def markdown(result: dict) -> str:
             gu, gi = r.get("gap_unet"), r.get("gap_ilif_unet")
             ok = "-"
             if r["form"].startswith("sdnn") and tol is not None:
-                ok = "yes" if abs(gu) <= tol else "no"
+                ok = "yes" if abs(gu) <= tol else ("better" if gu > 0 else "no")
             lines.append(
                 f"| {name} | {key} | {r['form']} | {r.get('vth', '-')} | {r['value']:.4f} | "
                 + ("-" if gu is None else f"{gu:+.4f}")
@@ -197,6 +198,14 @@ def markdown(result: dict) -> str:
                 + ("-" if gi is None else f"{gi:+.4f}")
                 + f" | {r.get('steps', '-')} | {r.get('state_exp', '-')} | {ok} |"
             )
+    over = [
+        f"{name}={task['checkpoints']['ilif']['path'].removesuffix('.pt')}"
+        for name, task in result["tasks"].items()
+        if "ilif" in task["checkpoints"]
+        and task["checkpoints"]["ilif"]["path"] != f"{CHECKPOINTS[name][1]}.pt"
+    ]
+    if over:
+        lines += ["", f"Other I-LIF checkpoints: `--ilif-checkpoint {' '.join(over)}`."]
     lines += ["", "Checkpoints (SHA-256, first 16 hex digits):", ""]
     for name, task in result["tasks"].items():
         ck = ", ".join(f"`{c['path']}` {c['sha256']}" for c in task["checkpoints"].values())
