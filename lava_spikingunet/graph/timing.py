@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 from lava_spikingunet.graph.ir import SpikingGraph
@@ -31,16 +32,27 @@ def set_zero_delays(graph: SpikingGraph) -> SpikingGraph:
     return graph
 
 
+def arrival_steps(graph: SpikingGraph, combine: Callable[[Iterable[int]], int] = min):
+    """Per node, ``combine`` over in-edges of ``arrival(src) + delay`` (0 for the input):
+    ``min`` gives the first step a node can receive input, ``max`` the longest path."""
+    out: dict[str, int] = {}
+    for n in graph.order():
+        ins = graph.in_edges(n)
+        out[n] = 0 if not ins else combine(out[s] + e.delay for s, e in ins)
+    return out
+
+
 def start_steps(graph: SpikingGraph) -> dict[str, int]:
     """First step at which each node can receive a non-zero input.
 
     ``start(input) = 0``; ``start(n) = min over in-edges of start(src) + delay``.
     """
-    start: dict[str, int] = {}
-    for n in graph.order():
-        ins = graph.in_edges(n)
-        start[n] = 0 if not ins else min(start[s] + e.delay for s, e in ins)
-    return start
+    return arrival_steps(graph, min)
+
+
+def longest_path(graph: SpikingGraph) -> dict[str, int]:
+    """Largest sum of delays from the input to every node."""
+    return arrival_steps(graph, max)
 
 
 def is_balanced(graph: SpikingGraph) -> bool:
@@ -55,14 +67,9 @@ def balance_delays(graph: SpikingGraph) -> SpikingGraph:
     Each edge keeps at least its current delay; a node's latency becomes the largest
     arrival among its inputs.
     """
-    latency: dict[str, int] = {}
+    latency = longest_path(graph)
     for n in graph.order():
-        ins = graph.in_edges(n)
-        if not ins:
-            latency[n] = 0
-            continue
-        latency[n] = max(latency[s] + e.delay for s, e in ins)
-        for s, e in ins:
+        for s, e in graph.in_edges(n):
             e.delay = latency[n] - latency[s]
     return graph
 
