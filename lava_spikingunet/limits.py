@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 from lava_spikingunet.errors import ResourceLimitError, UnsupportedModelError
 
@@ -102,11 +103,19 @@ def check_memory(needed: int, available: int, what: str, fix: str) -> None:
         )
 
 
-#: Measured cost per neuron (or input) element: the reference's float and integer
-#: working buffers, and Lava's shared-memory channels (per element of an edge's target;
-#: times the source's N channels in the cascade form).
+#: Measured cost per neuron (or input) element of the reference's float and integer
+#: working buffers.
 REFERENCE_BYTES_PER_ELEMENT = 48
-LAVA_SHM_BYTES_PER_ELEMENT = 800
+
+#: Lava run, private memory (see :func:`estimate_lava_memory`): a worker process's own
+#: pages (interpreter, Lava's runtime, numpy) once forked, and per element the process
+#: models' state and per-step temporaries. Fitted on the shipped grey denoiser (graded
+#: form, one frame, 64..512 square: 0.94, 2.24 and 4.37 GB summed PSS measured by
+#: ``benchmarks/scale.py``) so that the estimate is above every measurement.
+LAVA_PROCESS_BYTES = 20 << 20
+LAVA_NEURON_BYTES_PER_ELEMENT = 64
+LAVA_SYNAPSE_OUT_BYTES_PER_ELEMENT = 40
+LAVA_IM2COL_BYTES = 4  # float32 im2col column per input element and kernel tap
 
 
 def _elements(graph) -> int:
@@ -127,24 +136,88 @@ def check_reference_memory(graph, frames: int = 1, record_steps: int = 0) -> Non
     )
 
 
-def check_lava_memory(graph, form: str = "graded") -> None:
-    """Refuse a Lava run whose shared-memory channels would not fit in /dev/shm."""
+class LavaMemory(NamedTuple):
+    """Estimated memory of a Lava run, bytes: ``shm`` (the channels in ``/dev/shm``),
+    ``private`` (the worker processes' own pages), and the number of ``processes``."""
+
+    shm: int
+    private: int
+    processes: int
+
+    @property
+    def total(self) -> int:
+        return self.shm + self.private
+
+
+def estimate_lava_memory(
+    graph, form: str = "graded", frames: int = 1, channel_depth: int | None = None
+) -> LavaMemory:
+    """Shared and private memory of a Lava run of ``graph`` (``frames`` back to back).
+
+    Shared memory is exact: every data channel is a ring of ``channel_depth`` messages
+    (default: the depth the run uses, ``backends/lava/channels.py``), each the port's
+    shape times its dtype: the encoder's int64 current, a synapse's int64 current, the
+    spikes (graded: uint8 counts; cascade: one bool map per stage; virtual: ``ceil(D/8)``
+    bytes), and in the cascade form the integrator's and stages' int64 residual loop.
+    Private memory is the measured model of :data:`LAVA_PROCESS_BYTES` and the
+    per-element constants: each neuron's state and temporaries, each synapse's buffered
+    result and temporaries, a conv's float32 im2col columns, a delay ring of uint8
+    counts, and the encoder's frames.
+    """
     import numpy as np
 
-    from lava_spikingunet.graph.ir import NeuronNode
+    from lava_spikingunet.graph.ir import ConvEdge, ConvTransposeEdge, NeuronNode
 
-    total = delay_bytes = 0
+    if channel_depth is None:
+        channel_depth = 1  # backends.lava.channels.DATA_CHANNEL_DEPTH (no Lava import here)
+    depth = int(channel_depth)
+
+    def elems(name: str) -> int:
+        return int(np.prod(graph.node(name).shape))
+
+    shm = private = 0
+    procs = 2  # encoder, readout
+    for name in graph.order():
+        node = graph.node(name)
+        if not isinstance(node, NeuronNode):
+            continue
+        n = elems(name)
+        stages = node.n_thresholds if form == "cascade" else 0
+        procs += 1 + stages
+        private += (1 + stages) * LAVA_PROCESS_BYTES + n * LAVA_NEURON_BYTES_PER_ELEMENT
+        shm += stages * n * 8 * depth  # v_out and the stages' residuals (int64)
     for src, dst, e in graph.edges():
-        n = graph.node(src)
-        fan = n.n_thresholds if form == "cascade" and isinstance(n, NeuronNode) else 1
-        size = int(np.prod(graph.node(dst).shape))
-        total += size * fan
-        delay_bytes += size * 8 * (int(getattr(e, "delay", 0)) + 1)  # a synapse's ring buffer
-    needed = total * LAVA_SHM_BYTES_PER_ELEMENT + delay_bytes
+        n_in, n_out = elems(src), elems(dst)
+        if isinstance(e, ConvEdge) and e.static:
+            shm += n_out * 8 * depth
+            private += 2 * max(1, int(frames)) * n_out * 8
+            continue
+        node = graph.node(src)
+        n_thr = node.n_thresholds if isinstance(node, NeuronNode) else 1
+        spike_bytes = {"cascade": n_thr, "virtual": -(-((1 << n_thr) - 1) // 8)}.get(form, 1)
+        shm += (n_in * spike_bytes + n_out * 8) * depth
+        procs += 1
+        taps = e.kernel_size**2 if isinstance(e, (ConvEdge, ConvTransposeEdge)) else 1
+        private += LAVA_PROCESS_BYTES + n_out * LAVA_SYNAPSE_OUT_BYTES_PER_ELEMENT
+        private += n_in * (taps * LAVA_IM2COL_BYTES + max(0, int(e.delay) - 1))
+    private += elems(graph.readout_name) * 3 * 8
+    return LavaMemory(int(shm), int(private), procs)
+
+
+def check_lava_memory(graph, form: str = "graded", frames: int = 1) -> LavaMemory:
+    """Refuse a Lava run that would not fit: its channels in ``/dev/shm``, or channels
+    plus processes in the memory available (:class:`ResourceLimitError` naming the
+    figures and the way out: ``--tile``, a smaller frame, or the reference)."""
+    est = estimate_lava_memory(graph, form, frames)
     c, h, w = graph.node(graph.input_name).shape
+    fix = "use --tile (e.g. --tile 256x256), a smaller frame, or the reference backend"
     check_memory(
-        needed,
-        min(available_shm(), available_memory()),
-        f"Lava's shared-memory channels for a {h}x{w} frame ({form} form)",
-        "use a smaller frame (crop the image), or the reference backend",
+        est.shm, available_shm(), f"Lava's shared-memory channels for a {h}x{w} frame", fix
     )
+    check_memory(
+        est.total,
+        available_memory(),
+        f"a Lava run on a {h}x{w} frame ({form} form, {est.processes} processes)",
+        fix,
+    )
+    return est

@@ -74,3 +74,28 @@ def test_lava_matches_reference_bit_for_bit(case, no_leftover_processes):
     if form == "cascade":
         for name, bits in res.stage_spikes.items():
             assert bits.max() <= 1 and bits.shape[0] == q.node(name).n_thresholds
+
+
+def test_channels_are_one_message_deep_and_the_run_stays_exact(no_leftover_processes):
+    """Every data channel is built one message deep (Lava's default is 64), graded spikes
+    travel as one byte, and the run is still bit-exact (cascade: its internal loop too)."""
+    from lava_spikingunet.backends.lava.channels import DATA_CHANNEL_DEPTH, channel_report
+    from lava_spikingunet.backends.lava_network import run_lava
+
+    q, current = random_quantized_unet(5, 1, 2, 3, (1, 1), False, 3, 1)
+    ref = simulate(q, current=current)
+    for form in ("graded", "cascade"):
+        seen = []
+        res = run_lava(
+            q,
+            current,
+            form=form,
+            on_compiled=lambda exe, seen=seen: seen.extend(channel_report(exe)),
+        )
+        np.testing.assert_array_equal(res.acc, ref.acc.numpy())
+        assert DATA_CHANNEL_DEPTH == 1
+        assert seen and {c.depth for c in seen} == {DATA_CHANNEL_DEPTH}
+        n_edges = sum(1 for _ in q.edges())
+        assert len(seen) >= n_edges  # one per synapse in and out (cascade: per stage too)
+        spikes = [c for c in seen if c.src.endswith(".s_out")]
+        assert form == "cascade" or (spikes and {c.dtype for c in spikes} == {"uint8"})

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -235,6 +235,8 @@ def run_lava(
     timeout: float = 60.0,
     *,
     run_cfg: object | None = None,
+    channel_depth: int | None = None,
+    on_compiled: Callable[[object], None] | None = None,
 ) -> LavaResult:
     """Run ``graph`` on Lava's CPU simulator (``Loihi2SimCfg(select_tag="fixed_pt")``).
 
@@ -243,9 +245,23 @@ def run_lava(
     names whose spikes to bring back, or True for every neuron node. The run is always
     stopped, and its worker processes released, even when it fails. ``run_cfg``: another
     Lava run config (e.g. ``Loihi2HwCfg`` on a board; default the CPU simulator's).
+
+    Every data channel is a ring of ``channel_depth`` messages (default
+    :data:`~lava_spikingunet.backends.lava.channels.DATA_CHANNEL_DEPTH`, the minimum the
+    timing allows; Lava's own default is 64). ``on_compiled(executable)`` is called
+    before the workers start (tests read the channels back with
+    :func:`~lava_spikingunet.backends.lava.channels.channel_report`).
     """
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
+
+    from lava_spikingunet.backends.lava.channels import (
+        DATA_CHANNEL_DEPTH,
+        compile_config,
+        set_channel_depths,
+    )
+
+    channel_depth = DATA_CHANNEL_DEPTH if channel_depth is None else int(channel_depth)
 
     from lava_spikingunet.backends.lava.neurons import stage_probe_path
     from lava_spikingunet.backends.lava.runner import lava_session
@@ -259,10 +275,14 @@ def run_lava(
         built = build(graph, current, form, names, probe_dir=probe_dir)
         t0 = time.perf_counter()
         with lava_session(built.root, timeout=timeout):
-            built.root.run(
-                condition=RunSteps(num_steps=n_frames * frame_len),
-                run_cfg=run_cfg or Loihi2SimCfg(select_tag="fixed_pt"),
+            executable = built.root.compile(
+                run_cfg or Loihi2SimCfg(select_tag="fixed_pt"), compile_config(channel_depth)
             )
+            set_channel_depths(executable, channel_depth)
+            if on_compiled is not None:
+                on_compiled(executable)
+            built.root.create_runtime(executable=executable)
+            built.root.run(condition=RunSteps(num_steps=n_frames * frame_len))
         wall = time.perf_counter() - t0
         ro = graph.node(graph.readout_name)
         acc = np.array(

@@ -6,7 +6,7 @@ All three implement docs/semantics.md section 1 with ``>=`` firing and saturatin
     v <- clip(v + I(t) + [start <= t < start + steps] * bias, -2^(v_bits-1), 2^(v_bits-1) - 1)
     k <- clip(floor(v / theta_unit_int), 0, 2^N - 1);  v <- v - k * theta_unit_int
 
-- :class:`MTNeuron` (one process) sends ``k`` as a graded spike on ``s_out``.
+- :class:`MTNeuron` (one process) sends ``k`` as a graded spike on ``s_out`` (uint8).
 - :class:`MTCascadeNeuron` (hierarchical) is an :class:`MTIntegrator` and a chain of N
   :class:`MTStage` processes; stage ``i`` (0-based) fires ``s_i = [r >= theta_unit << (N-1-i)]``
   on ``s_out_i`` and passes ``r - s_i * theta_i`` on. The stages' bits are the binary digits
@@ -138,7 +138,7 @@ class MTNeuron(_MTLayer):
     The bias is added at frame steps ``start <= t < start + steps`` (the node's window;
     ``steps == 0``: every ``t >= start``).
     Ports: ``a_in`` (InPort, ``shape``; Lava sums all connected currents), ``s_out``
-    (OutPort, ``shape``, int32 graded payload ``k``).
+    (OutPort, ``shape``, uint8 graded payload ``k``: N <= 8).
     Vars: ``v`` (membrane after reset), ``bias`` (full ``shape``; a scalar or per-channel
     ``(C,)`` argument is broadcast), ``spikes`` (``(record_steps, *shape)``: ``k`` at frame
     step ``t < record_steps``; a ``(1,)`` dummy when ``record_steps == 0``).
@@ -296,7 +296,7 @@ class _MTNeuronModel(PyLoihiProcessModel):
             k = v >> sh if theta == 1 << sh else v // theta  # floor division
         np.clip(k, 0, kmax, out=k)
         v -= k << sh if (theta == 1 << sh and not self.FLOAT) else k * theta
-        k = k.astype(np.int32)
+        k = k.astype(np.uint8)  # k < 2^N <= 256: the graded payload is one byte
         self._send(k)
         if t < p["record_steps"]:
             self.spikes[t] = k
@@ -322,7 +322,7 @@ class PyMTNeuronModelFixed(_MTNeuronModel):
     """Fixed point: int64 currents, saturating membrane of ``v_bits`` bits."""
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=64)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=MAX_STAGES)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.uint8, precision=MAX_STAGES)
     v: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
     bias: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
     spikes: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=MAX_STAGES)
@@ -335,7 +335,7 @@ class PyMTNeuronModelFloat(_MTNeuronModel):
     """Float membrane (no saturation); same spike rule ``k = clip(floor(v/theta))``."""
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=MAX_STAGES)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.uint8, precision=MAX_STAGES)
     v: np.ndarray = LavaPyType(np.ndarray, float)
     bias: np.ndarray = LavaPyType(np.ndarray, float)
     spikes: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=MAX_STAGES)

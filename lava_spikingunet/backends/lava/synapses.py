@@ -15,14 +15,14 @@ Every synapse process has the same interface:
   (docs/semantics.md section 5).
 - ``a_out`` (OutPort, ``out_shape``, int64): the current ``shift(W (*) k, weight_exp)``.
 - Vars: ``weight`` (the integer mantissa), ``a_buf`` (``out_shape``: the result to send
-  next step), ``k_buf`` (``(delay - 1, *in_shape)`` int32: the inputs still waiting; a
+  next step), ``k_buf`` (``(delay - 1, *in_shape)`` uint8: the counts still waiting; a
   ``(1,)`` dummy for delay 1).
 
 Timing: a synapse with delay ``d`` delivers at step ``t`` what its input was at
 ``t - d``. In ``run_spk`` it first SENDS the result computed ``d`` steps ago, then
 RECEIVES this step's spikes and computes (like Lava's Dense), so loops cannot deadlock
 and the native delay is 1; ``d > 1`` keeps the last ``d - 1`` inputs in the ring ``k_buf``
-(inputs, not results: int32 spike counts are smaller than int64 currents).
+(inputs, not results: uint8 spike counts are an eighth of int64 currents).
 With ``frame_len > 0`` the ring is cleared at every frame start.
 """
 
@@ -309,7 +309,7 @@ class AbstractSynapseModel(PyLoihiProcessModel):
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     s_in_virtual: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.uint8, precision=8)
     weight: np.ndarray = LavaPyType(np.ndarray, np.int64)
-    k_buf: np.ndarray = LavaPyType(np.ndarray, np.int32)
+    k_buf: np.ndarray = LavaPyType(np.ndarray, np.uint8)  # counts k < 2^N <= 256
     FLOAT = False
 
     def __init__(self, proc_params) -> None:
