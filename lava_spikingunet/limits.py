@@ -185,7 +185,8 @@ def estimate_lava_memory(
         stages = node.n_thresholds if form == "cascade" else 0
         procs += 1 + stages
         private += (1 + stages) * LAVA_PROCESS_BYTES + n * LAVA_NEURON_BYTES_PER_ELEMENT
-        shm += stages * n * 8 * depth  # v_out and the stages' residuals (int64)
+        if stages:  # the integrator's v_out and each stage's residual r_out (int64)
+            shm += (stages + 1) * n * 8 * depth
     for src, dst, e in graph.edges():
         n_in, n_out = elems(src), elems(dst)
         if isinstance(e, ConvEdge) and e.static:

@@ -1,0 +1,64 @@
+"""Scale (#15): the Lava memory estimate, its refusal, and the channel depth it assumes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_tiling import random_graph
+
+from lava_spikingunet.errors import ResourceLimitError
+from lava_spikingunet.limits import check_lava_memory, estimate_lava_memory
+
+
+def test_an_impossible_lava_run_is_refused_by_name_with_the_figure_and_the_fix(monkeypatch):
+    import lava_spikingunet.limits as limits
+
+    graph = random_graph(0, 2, 4, 3, (1, 1), 32, False).resized(4096, 4096)
+    est = estimate_lava_memory(graph)
+    monkeypatch.setattr(limits, "available_memory", lambda: 24 << 30)
+    monkeypatch.setattr(limits, "available_shm", lambda: 12 << 30)
+    assert est.total > 24 << 30
+    with pytest.raises(ResourceLimitError, match=r"4096x4096.*GiB.*--tile"):
+        check_lava_memory(graph)
+    small = random_graph(0, 2, 4, 3, (1, 1), 32, False)
+    assert check_lava_memory(small).total < 2 << 30  # the same graph at 32x32 fits
+
+
+def test_channel_memory_grows_with_the_frame_and_the_form():
+    graph = random_graph(1, 2, 4, 4, (1, 1), 32, False)
+    a = estimate_lava_memory(graph.resized(64, 64))
+    b = estimate_lava_memory(graph.resized(128, 128))
+    assert b.shm == 4 * a.shm and b.private > a.private
+    cascade = estimate_lava_memory(graph.resized(64, 64), "cascade")
+    assert cascade.shm > a.shm and cascade.processes > a.processes
+    deep = estimate_lava_memory(graph.resized(64, 64), channel_depth=64)
+    assert deep.shm == 64 * a.shm
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("form", ["graded", "cascade", "virtual"])
+def test_the_estimate_counts_exactly_the_channels_lava_builds(form):
+    """Compile (no workers start) and read the channel builders back: every data channel
+    is one message deep, and their bytes are the estimate's shared memory."""
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    from lava_spikingunet.backends.lava.channels import (
+        DATA_CHANNEL_DEPTH,
+        channel_report,
+        compile_config,
+        set_channel_depths,
+    )
+    from lava_spikingunet.backends.lava_network import build
+    from lava_spikingunet.reference.input_current import input_current
+
+    graph = random_graph(2, 2, 3, 3, (1, 1), 16, True)
+    x = np.random.default_rng(2).uniform(0, 1, (1, 1, 16, 16))
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as probe_dir:
+        built = build(graph, input_current(graph, x), form, probe_dir=probe_dir)
+        exe = built.root.compile(Loihi2SimCfg(select_tag="fixed_pt"), compile_config())
+        assert set_channel_depths(exe) > 0
+        channels = channel_report(exe)
+    assert {c.depth for c in channels} == {DATA_CHANNEL_DEPTH}
+    assert sum(c.nbytes for c in channels) == estimate_lava_memory(graph, form).shm
