@@ -338,16 +338,19 @@ def figure(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    m = result["meta"]
+    pipe = m["hold"] < m["settle_steps"]  # the last window holds the pipeline's drain
     fig, (a, b) = plt.subplots(2, 1, figsize=(7, 5.5), sharex=True)
     for r in result["vth"]:
-        f = np.arange(1, len(r["synops_per_mac_per_frame"]) + 1)
-        a.semilogy(f, r["synops_per_mac_per_frame"], label=f"vth={r['vth']:g}")
+        syn = r["synops_per_mac_per_frame"][: -1 if pipe else None]
+        a.semilogy(np.arange(1, len(syn) + 1), syn, label=f"vth={r['vth']:g}")
+        f = np.arange(1, len(r["miou_per_frame"]) + 1)
         b.plot(f, r["miou_per_frame"], label=f"stream vth={r['vth']:g}")
     if result["vth"]:
         r0 = result["vth"][0]
-        b.plot(f, r0["miou_static_per_frame"], "k--", lw=1, label=f"static vth={r0['vth']:g}")
+        b.plot(f, r0["miou_static_per_frame"], "k--", lw=1, label="static (each frame alone)")
     a.axhline(0.1, color="grey", lw=0.8, ls=":")
-    a.set_ylabel("synops / ANN MAC")
+    a.set_ylabel("synops / ANN MAC" + (" per step" if pipe else ""))
     b.set_ylabel("mIoU (frame)")
     b.set_xlabel("frame")
     a.legend(fontsize=7)
