@@ -318,3 +318,114 @@ def tile_sizes(graph: SpikingGraph, frame: tuple[int, int]) -> Sequence[tuple[in
         if out and side == out[-1][0]:
             break
     return out
+
+
+# ------------------------------------------------------------------ simulate, verify
+
+
+def choose_tile(sized: SpikingGraph, form: str, frames: int = 1) -> tuple[int, int] | None:
+    """``None`` when a Lava run of ``sized`` (the whole padded frame) fits in memory, else
+    the largest square tile whose run of all tiles (as frames of one run) fits; the
+    whole frame's :class:`ResourceLimitError` when no tile fits."""
+    from lava_spikingunet.errors import ResourceLimitError
+    from lava_spikingunet.limits import check_lava_memory
+
+    try:
+        check_lava_memory(sized, form, frames)
+        return None
+    except ResourceLimitError as whole:
+        frame = sized.node(sized.input_name).shape[1:]
+        for cand in tile_sizes(sized, frame):
+            if cand[0] >= max(frame):
+                continue
+            try:
+                plan = plan_tiles(sized, frame, cand)
+                check_lava_memory(sized.resized(*plan.tile), form, plan.count)
+                return cand
+            except (ResourceLimitError, UserError):
+                continue
+        raise whole
+
+
+def simulate_tiled(
+    graph: SpikingGraph, x: np.ndarray, backend: str, timesteps: int, tile, form=None
+):
+    """``pipeline.simulate``'s result for a tiled run of frame ``x`` ``(C, H, W)``:
+    a :class:`~lava_spikingunet.pipeline.simulate.SimOutput` with ``tiles`` set."""
+    from lava_spikingunet.graph.timing import frame_steps, pipeline_depth
+    from lava_spikingunet.pipeline.simulate import SimOutput
+
+    if timesteps != graph.meta.timesteps:
+        graph = graph.copy()
+        graph.meta.timesteps = int(timesteps)
+    if backend == "lava":
+        runner = lava_runner(form or graph.meta.neuron_form)
+    elif backend == "reference":
+        runner = reference_runner
+    else:
+        raise UserError(f"--tile runs the reference or Lava backends, not {backend!r}")
+    acc, plan = run_tiled(graph, x, tuple(tile), runner, batch=None if backend == "lava" else 4)
+    scale = graph.node(graph.readout_name).scale
+    out = SimOutput(
+        acc=acc,
+        y=acc / (graph.meta.timesteps * scale),
+        timesteps=int(graph.meta.timesteps),
+        total_steps=frame_steps(graph),
+        pipeline_depth=pipeline_depth(graph),
+    )
+    out.tiles = plan.count
+    out.tile = plan.tile
+    return out
+
+
+def verify_tiled(
+    graph: SpikingGraph, x: np.ndarray, tile, forms, timeout: float = 120.0, progress=None
+) -> list[dict]:
+    """``verify`` on a tiled frame: every tile of ``x`` runs as a frame of one Lava run and
+    of the reference (same integer currents, cut from the whole frame's); every layer's
+    counts at every step of every tile and every tile's readout are compared (the
+    stitched readout then equals the whole frame's: tests/test_tiling.py). One report per
+    form, with the tile plan."""
+    from lava_spikingunet.backends.lava_network import run_lava
+    from lava_spikingunet.reference.simulator import simulate
+
+    plan = plan_tiles(graph, tuple(np.shape(x)[1:]), tuple(tile))
+    tiles = tile_currents(plan, padded_current(graph, x))
+    g = graph.resized(*plan.tile)
+    ref = simulate(g, current=tiles, record_spikes=True)
+    ref_acc = ref.acc.numpy()
+    reports = []
+    for form in forms:
+        if progress:
+            progress(f"Lava ({form} form, {plan.count} tiles of {plan.tile[0]}x{plan.tile[1]})")
+        lava = run_lava(g, tiles, form=form, record=True, timeout=timeout)
+        flen, layers = lava.frame_len, []
+        for name in g.neurons():
+            want = ref.spikes[name].numpy()  # (steps, tiles, C, H, W)
+            got = lava.spikes[name].reshape(plan.count, flen, *want.shape[2:]).swapaxes(0, 1)
+            diff = got[: want.shape[0]] != want
+            steps = np.flatnonzero(diff.reshape(diff.shape[0], -1).any(1))
+            layers.append(
+                {
+                    "layer": name,
+                    "steps": int(want.shape[0]),
+                    "elements": int(want[0].size),
+                    "spikes": int(want.sum()),
+                    "mismatches": int(diff.sum()),
+                    "mismatch_steps": steps.tolist()[:20],
+                }
+            )
+        acc_diff = int((lava.acc != ref_acc).sum())
+        reports.append(
+            {
+                "form": form,
+                "identical": acc_diff == 0 and all(r["mismatches"] == 0 for r in layers),
+                "readout_mismatches": acc_diff,
+                "layers": layers,
+                "lava_wall_s": round(lava.wall_s, 3),
+                "tiles": plan.count,
+                "tile": list(plan.tile),
+                "halo": list(plan.halo),
+            }
+        )
+    return reports

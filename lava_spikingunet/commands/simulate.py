@@ -51,6 +51,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="neuron form of the Lava backend (default: the model's); every form gives the "
         "same output, bit for bit",
     )  # fmt: skip
+    p.add_argument(
+        "--tile", default=None, metavar="HxW",
+        help="run the network on HxW tiles stitched exactly (bit-identical to the whole "
+        "frame); Lava tiles automatically when the whole frame would not fit in memory",
+    )  # fmt: skip
     p.add_argument("--out", default=None, help="result file: .png/.jpg, .json or .npz")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument(
@@ -82,8 +87,19 @@ def run(args: argparse.Namespace) -> int:
     x = load_input(args.image, graph.node(graph.input_name).shape[0])
     if args.timesteps is not None:
         check_timesteps(args.timesteps, "--T")
+    tile = None
+    if getattr(args, "tile", None):
+        from lava_spikingunet.tiling import parse_tile
+
+        tile = parse_tile(args.tile)
     out = simulate(
-        graph, x, args.backend, form=args.form, delays=args.delays, timesteps=args.timesteps
+        graph,
+        x,
+        args.backend,
+        form=args.form,
+        delays=args.delays,
+        timesteps=args.timesteps,
+        tile=tile,
     )
     h, w = x.shape[1:]
     print(
@@ -91,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         + (f" ({out.form} form)" if args.backend == "lava" else "")
         + f": {h}x{w} frame, T={out.timesteps}, delays {args.delays}, pipeline "
         f"depth {out.pipeline_depth}, {out.total_steps} steps, {out.seconds:.2f} s"
+        + (f", {out.tiles} tiles of {out.tile[0]}x{out.tile[1]}" if out.tiles > 1 else "")
     )
     print(f"readout y in [{out.y.min():.4g}, {out.y.max():.4g}] ({graph.meta.task})")
     if out.saturated:

@@ -64,6 +64,8 @@ class SimOutput:
     backend: str = ""
     form: str | None = None
     seconds: float = 0.0
+    tiles: int = 1  # > 1: a tiled run (lava_spikingunet/tiling.py), ``tile`` its size
+    tile: tuple[int, int] | None = None
 
     @property
     def saturated(self) -> list[str]:
@@ -147,19 +149,24 @@ def simulate(
     form: str | None = None,
     delays: Delays = "graph",
     timesteps: int | None = None,
-) -> SimOutput:
-    """Run ``graph`` on ``frame`` (``(C, H, W)`` float in [0, 1]) with ``backend``.
+    tile: tuple[int, int] | None = None,
+) -> SimOutput | list[SimOutput]:
+    """Run ``graph`` on ``frame`` (``(C, H, W)`` float in [0, 1]) with ``backend``; a
+    batch ``(B, C, H, W)`` gives one :class:`SimOutput` per frame.
 
     ``form``: the Lava neuron form (default the model's; every form gives the same
     output, bit for bit). ``delays``: the model's own, Lava's ``native``, ``balanced``
-    or ``zero``. ``timesteps``: T (default the model's). Raises :class:`InputError` for
-    an unquantized graph on an integer backend or a frame of the wrong channel count,
-    and ResourceLimitError when the run would not fit in memory.
+    or ``zero``. ``timesteps``: T (default the model's). ``tile``: run the network on
+    ``(H, W)`` tiles stitched exactly (``lava_spikingunet/tiling.py``, bit-identical to
+    the whole frame); Lava tiles automatically when the whole frame would not fit.
+    Raises :class:`InputError` for an unquantized graph on an integer backend or a frame
+    of the wrong channel count, and ResourceLimitError when the run would not fit in
+    memory.
     """
     import numpy as np
     import torch
 
-    from lava_spikingunet.limits import check_lava_memory, check_reference_memory, check_timesteps
+    from lava_spikingunet.limits import check_reference_memory, check_timesteps
     from lava_spikingunet.neuron_forms import check_neuron_form
     from lava_spikingunet.reference.input_current import size_multiple
     from lava_spikingunet.reference.module import pad_frames, with_delays
@@ -169,6 +176,9 @@ def simulate(
     if backend != "float" and not graph.is_quantized:
         raise InputError("the model is not quantized; quantize it first (or backend='float')")
     x = np.asarray(frame, dtype=np.float64)
+    if x.ndim == 4:
+        kw = {"form": form, "delays": delays, "timesteps": timesteps, "tile": tile}
+        return [simulate(graph, f, backend, **kw) for f in x]  # type: ignore[misc]
     channels = graph.node(graph.input_name).shape[0]
     if x.ndim != 3 or x.shape[0] != channels:
         raise InputError(f"expected a ({channels}, H, W) frame, got shape {x.shape}")
@@ -184,13 +194,18 @@ def simulate(
     sized = graph
     if tuple(xp.shape[2:]) != graph.node(graph.input_name).shape[1:]:
         sized = graph.resized(*xp.shape[2:])
-    if backend == "lava":
-        check_lava_memory(sized, graph.meta.neuron_form)
-    else:
+    from lava_spikingunet.tiling import choose_tile, simulate_tiled
+
+    if tile is None and backend == "lava":
+        tile = choose_tile(sized, graph.meta.neuron_form)  # None: the whole frame fits
+    if tile is None and backend != "lava":
         check_reference_memory(sized)
     t0 = time.perf_counter()
     try:
-        out = BACKENDS[backend](graph, xp[0].numpy(), steps)
+        if tile is not None:
+            out = simulate_tiled(graph, x, backend, steps, tile)
+        else:
+            out = BACKENDS[backend](graph, xp[0].numpy(), steps)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     out.seconds = time.perf_counter() - t0
