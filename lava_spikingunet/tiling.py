@@ -429,3 +429,34 @@ def verify_tiled(
             }
         )
     return reports
+
+
+def tile_frame(graph: SpikingGraph, x: np.ndarray, tile, index: int = 0):
+    """Tile ``index``'s window of frame ``x`` ``(C, H, W)`` (padded as the whole frame is)
+    and the :class:`TilePlan`: what ``profile --tile`` profiles (the network a board runs
+    for every tile)."""
+    import torch
+
+    from lava_spikingunet.reference.input_current import size_multiple
+    from lava_spikingunet.reference.module import pad_frames
+
+    x = np.asarray(x, dtype=np.float64)
+    plan = plan_tiles(graph, tuple(x.shape[1:]), tuple(tile))
+    xp = pad_frames(torch.as_tensor(x)[None], size_multiple(graph))[0][0].numpy()
+    y0, x0 = plan.windows()[index]
+    return xp[:, y0 : y0 + plan.tile[0], x0 : x0 + plan.tile[1]], plan
+
+
+def tiling_summary(plan: TilePlan, latency: dict) -> dict:
+    """Tiles per frame and, at the profile's step time (``hw.mapping.latency``), tiles per
+    second and seconds per frame when one tile network serves the frame tile by tile."""
+    tiles_per_s = float(latency["frames_per_s"])
+    return {
+        "frame": list(plan.frame),
+        "tile": list(plan.tile),
+        "halo": list(plan.halo),
+        "tiles": plan.count,
+        "tiles_per_s": tiles_per_s,
+        "frame_s": plan.count / tiles_per_s,
+        "step_time_estimated": bool(latency.get("estimated", False)),
+    }

@@ -31,6 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "all (default; counts are always made for every form); sdnn: synops of the "
         "sigma-delta form's graded deltas and its neurocores",
     )  # fmt: skip
+    p.add_argument(
+        "--tile", default=None, metavar="HxW",
+        help="profile the network built for HxW tiles (on the image's first tile) and report "
+        "tiles per frame and tiles per second",
+    )  # fmt: skip
     p.add_argument("--out", default=None, help="directory for profile.json and the PNG figures")
     p.add_argument("--overwrite", action="store_true", help="replace files in --out")
     p.add_argument("--layer", default=None, help="layer for the raster (default: busiest)")
@@ -55,6 +60,14 @@ def _title(path: str, graph, delays: str) -> str:
     norm = conv.get("norm") or conv.get("normalization")
     what = [f"{norm} normalization"] if norm else []
     return f"{Path(path).name} ({', '.join([*what, f'{delays} delays'])})"
+
+
+def _tile(args: argparse.Namespace):
+    if not getattr(args, "tile", None):
+        return None
+    from lava_spikingunet.tiling import parse_tile
+
+    return parse_tile(args.tile)
 
 
 def _load(path: str, image: str):
@@ -105,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         weights=args.weights_model,
         nonzero=args.nonzero,
         meta={"model": str(args.model), "image": str(args.image)},
+        tile=_tile(args),
     )
     rec, report, forms = prof.recording, prof.report, prof.forms
     rec2 = record(*second, args.delays, args.timesteps) if second else None
@@ -113,6 +127,14 @@ def run(args: argparse.Namespace) -> int:
             f"no neuron layer {args.layer!r}; layers: {', '.join(rec.graph.neurons())}"
         )
     print(format_table(report, forms))
+    if "tiling" in report:
+        t = report["tiling"]
+        print(
+            f"tiles: {t['tiles']} of {t['tile'][0]}x{t['tile'][1]} (halo {t['halo'][0]}+"
+            f"{t['halo'][1]}) per {t['frame'][0]}x{t['frame'][1]} frame; "
+            f"{t['tiles_per_s']:.1f} tiles/s, {t['frame_s']:.3f} s per frame"
+            + (" (estimated step time)" if t["step_time_estimated"] else "")
+        )
     if not hw.supports_graded and "graded" in forms:
         print(f"  note: {hw.name} has no graded spikes; graded columns are for comparison")
     if out_dir is None:

@@ -26,6 +26,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "cascade), all, or sdnn (stock SigmaDelta processes; docs/semantics.md section 6) "
         "(default: the model's)",
     )
+    p.add_argument(
+        "--tile", default=None, metavar="HxW",
+        help="compare on HxW tiles of the image (every tile a frame of one run; the tiles "
+        "stitch into the whole frame's output exactly)",
+    )  # fmt: skip
     p.add_argument("--out", default=None, help="write the comparison as JSON here")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for Lava stop")
@@ -56,8 +61,18 @@ def run(args: argparse.Namespace) -> int:
             f"padded the {frame.shape[1]}x{frame.shape[2]} image to {padded.shape[1]}x"
             f"{padded.shape[2]} (multiple of 2^depth)"
         )
+    tile = None
+    if getattr(args, "tile", None):
+        from lava_spikingunet.tiling import parse_tile
+
+        tile = parse_tile(args.tile)
     reports = verify(
-        graph, frame, args.form, timeout=args.timeout, progress=lambda s: print(f"running {s} ...")
+        graph,
+        frame,
+        args.form,
+        timeout=args.timeout,
+        progress=lambda s: print(f"running {s} ..."),
+        tile=tile,
     )
     for rep in reports:
         print(

@@ -76,12 +76,15 @@ def profile(
     weights: str = "shared",
     nonzero: bool = False,
     meta: dict | None = None,
+    tile: tuple[int, int] | None = None,
 ) -> Profile:
     """Profile ``graph`` on ``frame`` ``(C, H, W)`` for ``hw`` (a profile, name or path).
 
     ``form``: the neuron form(s) to map (one form, ``both`` or ``all``; counts are made
     for every form); ``weights``: the synaptic memory model of the mapping (``shared`` or
-    ``dense``); ``nonzero``: count only synapses with a non-zero weight.
+    ``dense``); ``nonzero``: count only synapses with a non-zero weight. ``tile``:
+    profile the network built for ``(H, W)`` tiles on the frame's first tile, and add
+    ``report["tiling"]`` (tiles per frame, tiles per second at the profile's step time).
     """
     from lava_spikingunet.hw.mapping import check_form, latency
     from lava_spikingunet.limits import check_timesteps
@@ -99,6 +102,11 @@ def profile(
         check_form(prof, form)
     if timesteps is not None:
         check_timesteps(timesteps, "T")
+    plan = None
+    if tile is not None:
+        from lava_spikingunet.tiling import tile_frame
+
+        frame, plan = tile_frame(graph, frame, tile)
     rec, xp = record(graph, frame, delays, timesteps)
     res = count_synops(rec.graph, rec.counts, nonzero=nonzero, timesteps=rec.timesteps)
     report = build_report(
@@ -110,4 +118,8 @@ def profile(
         source=rec.source,
         meta={**(meta or {}), "delays": delays},
     )
+    if plan is not None:
+        from lava_spikingunet.tiling import tiling_summary
+
+        report["tiling"] = tiling_summary(plan, latency(rec.graph, prof, rec.timesteps))
     return Profile(report, rec, xp, forms)

@@ -101,8 +101,12 @@ def verify(
     *,
     timeout: float = 120.0,
     progress: Callable[[str], None] | None = None,
+    tile: tuple[int, int] | None = None,
 ) -> list[dict]:
     """Compare Lava with the integer reference on ``frame`` ``(C, H, W)``, bit for bit.
+
+    ``tile``: compare on ``(H, W)`` tiles of the frame instead (all tiles one run each;
+    ``lava_spikingunet.tiling.verify_tiled``).
 
     ``form``: a neuron form, ``both`` or ``all`` (default the model's). Returns one
     report per form (``report["identical"]`` says whether every layer's counts at every
@@ -121,6 +125,16 @@ def verify(
         forms = resolve_forms(form or graph.meta.neuron_form)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
+    if tile is not None:
+        from lava_spikingunet.tiling import plan_tiles, verify_tiled
+
+        frame = prepare_frame(graph, frame)[1]
+        plan = plan_tiles(graph, frame.shape[1:], tile)
+        tiled = graph.resized(*plan.tile)
+        check_reference_memory(tiled, plan.count, record_steps=frame_steps(tiled))
+        for f in forms:
+            check_lava_memory(tiled, f, plan.count)
+        return verify_tiled(graph, frame, tile, forms, timeout, progress=progress)
     graph, frame = prepare_frame(graph, frame)
     check_reference_memory(graph, record_steps=frame_steps(graph))
     for f in forms:
