@@ -112,17 +112,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from lava_spikingunet.checkpoints import load_unet
     from lava_spikingunet.conversion import tasks as T
     from lava_spikingunet.errors import InputError
     from lava_spikingunet.fileio import check_writable
     from lava_spikingunet.graph.serialize import save_graph
     from lava_spikingunet.graph.timing import pipeline_depth
+    from lava_spikingunet.model_io import load_unet
     from lava_spikingunet.pipeline.convert import conversion_config, convert
 
     check_writable(args.out, args.overwrite)
     torch.set_num_threads(args.threads)
-    unet, meta = load_unet(args.checkpoint)
+    unet = load_unet(args.checkpoint)
+    meta = unet.checkpoint_meta
     task_name = args.task or meta.get("task")
     if not task_name:
         raise InputError(f"{args.checkpoint} names no task; pass --task")
@@ -140,16 +141,7 @@ def run(args: argparse.Namespace) -> int:
         bias_shift=args.bias_shift,
         timesteps=args.timesteps or T.PAPER_T.get(task_name, 10),
     )
-    train_options = (meta.get("train") or {}).get("options")
-    task = T.load_task(task_name, args.data_root, train_options)
-    if (task.in_channels, task.out_channels) != (
-        unet.config.in_channels,
-        unet.config.out_channels,
-    ):
-        raise InputError(
-            f"{args.checkpoint} maps {unet.config.in_channels} -> {unet.config.out_channels} "
-            f"channels but task {task_name} needs {task.in_channels} -> {task.out_channels}"
-        )
+    task = T.load_task(task_name, args.data_root, (meta.get("train") or {}).get("options"))
     m = unet.size_multiple
     if args.frame is None:
         _, h, w = T.first_test_image(task).shape
@@ -161,8 +153,10 @@ def run(args: argparse.Namespace) -> int:
     graph = convert(
         unet,
         frame,
-        None if ilif else T.training_batches(task, args.batch),
+        task=task_name,
         config=cfg,
+        data_root=args.data_root,
+        batch=args.batch,
         max_batches=args.calib_batches,
         max_samples=args.max_samples,
         seed=args.seed,
@@ -186,12 +180,6 @@ def run(args: argparse.Namespace) -> int:
         )
         lam = graph.meta.extra["lambdas"]
         print("lambdas: " + ", ".join(f"{k}={v:.3g}" for k, v in lam.items()))
-    graph.meta.extra.update(
-        T.task_extra(task),
-        checkpoint=str(args.checkpoint),
-        unet_metrics=meta.get("metrics") or {},
-        train_options=train_options or {},
-    )
     if args.eval:
         from lava_spikingunet.snn.module import SpikingUNetModule
 

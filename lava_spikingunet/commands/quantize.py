@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from lava_spikingunet.fileio import check_writable, write_text_atomic
     from lava_spikingunet.graph.serialize import load_graph, save_graph
     from lava_spikingunet.limits import MAX_READOUT_MARGIN_BITS, check_timesteps
-    from lava_spikingunet.pipeline.quantize import MAX_THETA_UNIT_BITS, quantize
+    from lava_spikingunet.pipeline.quantize import MAX_THETA_UNIT_BITS, quantize_with_report
 
     check_writable(args.out, args.overwrite)
     if args.json:
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--T must be >= 1")
         check_timesteps(args.timesteps, "--T")
     graph = load_graph(args.model)
-    res = quantize(
+    res = quantize_with_report(
         graph,
         args.hw,
         theta_unit_bits=args.theta_unit_bits,

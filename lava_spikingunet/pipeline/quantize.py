@@ -21,7 +21,7 @@ from lava_spikingunet.errors import InputError, ResourceLimitError
 if TYPE_CHECKING:
     from lava_spikingunet.graph.ir import SpikingGraph
 
-__all__ = ["Quantized", "quantize", "task_frames"]
+__all__ = ["Quantized", "quantize", "quantize_with_report", "task_frames"]
 
 #: Largest theta unit exponent (the threshold unit must fit the state bits).
 MAX_THETA_UNIT_BITS = 30
@@ -85,7 +85,7 @@ def _calibration(graph: SpikingGraph, calib: Any, data_root: Any, frames: int):
     return arr, "frames"
 
 
-def quantize(
+def quantize_with_report(
     graph: SpikingGraph,
     hw: Any = "loihi2",
     *,
@@ -103,6 +103,7 @@ def quantize(
     else the provable bound (and random frames for the headroom table). ``timesteps``:
     the T the readout scale is chosen for (default the model's). Returns the quantized
     graph with its report; raises InputError / UnsupportedModelError / ResourceLimitError.
+    :func:`quantize` returns the graph alone.
     """
     import numpy as np
 
@@ -145,3 +146,14 @@ def quantize(
     report = {"fixed_point": info, "edges": edge_errors(q), "headroom": rep.to_dict()}
     q.meta.quant = replace(q.meta.quant, headroom=rep.to_dict())
     return Quantized(q, profile, steps, report, rep, source, [str(w.message) for w in caught])
+
+
+def quantize(graph: SpikingGraph, hw: Any = "loihi2", **options: Any) -> SpikingGraph:
+    """A fixed-point copy of ``graph`` for ``hw`` (a profile, its name or a ``.toml``).
+
+    ``options``: ``calib`` (calibration frames ``(B, C, H, W)`` or a path; default the
+    task's patches, else a provable bound), ``theta_unit_bits``, ``timesteps``,
+    ``margin_bits``, ``calib_frames``, ``data_root`` (see :func:`quantize_with_report`).
+    The headroom report is kept in the graph's fixed-point metadata.
+    """
+    return quantize_with_report(graph, hw, **options).graph
