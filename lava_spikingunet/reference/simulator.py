@@ -30,6 +30,7 @@ calibration and for tests.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,16 +196,9 @@ def simulate(
         y = acc.to(torch.float64) / (steps * float(ro.scale))
     else:
         y = acc / steps
-    return ReferenceResult(
-        acc=acc,
-        timesteps=steps,
-        total_steps=run.total_steps,
-        start=run.start,
-        stats=run.stats,
-        spikes=run.spikes,
-        y=y,
-        quantized=quantized,
-    )
+    run.acc = acc
+    fields = {f.name: getattr(run, f.name) for f in dataclasses.fields(run)}
+    return ReferenceResult(**fields, y=y, quantized=quantized)
 
 
 def _bias(name: str, node: Any, first: str, quantized: bool) -> torch.Tensor:
