@@ -241,6 +241,26 @@ def _read_info(f: h5py.File, stored_checksum: str) -> tuple[NetxInfo, dict]:
 # --------------------------------------------------------------------------- layers
 
 
+@dataclass(frozen=True)
+class _LayerKind:
+    """How the loader reads one synaptic layer type: the ``_Builder`` methods that read
+    its mantissas and make its edge, and whether its weight joins several inputs along
+    the input channels (a concat)."""
+
+    mant: str
+    edge: str
+    joins: bool = False
+
+
+#: The netx loader's table, keyed by the file's layer type (the writer's
+#: ``export.EDGE_LAYER``): a new edge type adds one entry here.
+_LAYER_KINDS: dict[str, _LayerKind] = {
+    S.CONV: _LayerKind("_conv_mant", "_conv_edge", joins=True),
+    S.CONVT: _LayerKind("_conv_t_mant", "_conv_t_edge"),
+    S.POOL: _LayerKind("_pool_mant", "_pool_edge"),
+}
+
+
 class _Builder:
     """Builds the graph layer by layer, checking every field against the schema."""
 
@@ -374,62 +394,74 @@ class _Builder:
         L.expect("dilation", 1, "only dilation 1 is supported")
         L.expect("groups", 1, "only groups 1 is supported")
 
+    # -- one reader per synaptic layer type (see _LAYER_KINDS)
+    def _conv_mant(self, L: _Fields, shape: tuple, srcs: list, sources: list[str]):
+        k = L.square("kernelSize")
+        c_in = sum(s[0] for s in srcs)
+        mant = self._mant(L, (shape[0], None, k, k))
+        if mant.shape[1] != c_in:
+            raise L.fail(
+                f"field 'weight' has {mant.shape[1]} input channels, its inputs "
+                f"{sources} have {c_in}"
+            )
+        self._geometry(L, c_in, shape[0])
+        return mant
+
+    def _conv_t_mant(self, L: _Fields, shape: tuple, srcs: list, sources: list[str]):
+        k = L.square("kernelSize")
+        mant = self._mant(L, (srcs[0][0], shape[0], k, k))
+        self._geometry(L, mant.shape[0], mant.shape[1])
+        return mant
+
+    def _pool_mant(self, L: _Fields, shape: tuple, srcs: list, sources: list[str]):
+        k = L.square("kernelSize")
+        if L.square("stride") != k:
+            raise L.fail("pool stride must equal its kernel size")
+        L.expect("padding", 0, "pool padding must be 0")
+        L.expect("dilation", 1, "only dilation 1 is supported")
+        return self._mant(L, ())
+
+    @staticmethod
+    def _conv_edge(L: _Fields, w: Any, common: dict) -> ConvEdge:
+        return ConvEdge(weight=w, stride=L.square("stride"), padding=L.square("padding"), **common)
+
+    @staticmethod
+    def _conv_t_edge(L: _Fields, w: Any, common: dict) -> ConvTransposeEdge:
+        return ConvTransposeEdge(
+            weight=w,
+            stride=L.square("stride"),
+            padding=L.square("padding"),
+            output_padding=L.square("outputPadding"),
+            **common,
+        )
+
+    @staticmethod
+    def _pool_edge(L: _Fields, w: Any, common: dict) -> AvgPoolEdge:
+        return AvgPoolEdge(weight=float(w), kernel=L.square("kernelSize"), **common)
+
     def _synapse_layer(
         self, L: _Fields, kind: str, shape: tuple, name: str, sources: list[str]
     ) -> None:
         last = name == self.info.readout_node
         srcs = [self.graph.node(s).shape for s in sources]
-        if kind == S.CONV:
-            k = L.square("kernelSize")
-            c_in = sum(s[0] for s in srcs)
-            mant = self._mant(L, (shape[0], None, k, k))
-            if mant.shape[1] != c_in:
-                raise L.fail(
-                    f"field 'weight' has {mant.shape[1]} input channels, its inputs "
-                    f"{sources} have {c_in}"
-                )
-            self._geometry(L, c_in, shape[0])
-        elif kind == S.CONVT:
-            k = L.square("kernelSize")
-            mant = self._mant(L, (srcs[0][0], shape[0], k, k))
-            self._geometry(L, mant.shape[0], mant.shape[1])
-        else:
-            k = L.square("kernelSize")
-            if L.square("stride") != k:
-                raise L.fail("pool stride must equal its kernel size")
-            L.expect("padding", 0, "pool padding must be 0")
-            L.expect("dilation", 1, "only dilation 1 is supported")
-            mant = self._mant(L, ())
+        rule = _LAYER_KINDS[kind]
+        mant = getattr(self, rule.mant)(L, shape, srcs, sources)
         exps, delays = self._quant(L, len(sources))
         fweight = self._float(L, "weight", mant.shape)
         fbias = self._float(L, "bias", (shape[0],))
         op, start = self._neuron(L, shape, readout=last, bias=fbias)
         self._add_node(L, name, op, start)
         node_scale = op.scale
-        cuts = np.cumsum([0] + [s[0] for s in srcs]) if kind == S.CONV else [0, None]
+        cuts = np.cumsum([0] + [s[0] for s in srcs]) if rule.joins else [0, None]
         for j, src in enumerate(sources):
-            m = mant[:, cuts[j] : cuts[j + 1]] if kind == S.CONV else mant
+            m = mant[:, cuts[j] : cuts[j + 1]] if rule.joins else mant
             exp = int(exps[j])
             if fweight is None:
                 w = m * 2.0**exp / node_scale
             else:
-                w = fweight[:, cuts[j] : cuts[j + 1]] if kind == S.CONV else fweight
+                w = fweight[:, cuts[j] : cuts[j + 1]] if rule.joins else fweight
             common = {"delay": int(delays[j]), "mant": m, "exp": exp}
-            if kind == S.CONV:
-                edge: Any = ConvEdge(
-                    weight=w, stride=L.square("stride"), padding=L.square("padding"), **common
-                )
-            elif kind == S.CONVT:
-                edge = ConvTransposeEdge(
-                    weight=w,
-                    stride=L.square("stride"),
-                    padding=L.square("padding"),
-                    output_padding=L.square("outputPadding"),
-                    **common,
-                )
-            else:
-                edge = AvgPoolEdge(weight=float(w), kernel=k, **common)
-            self._add_edge(L, src, name, edge)
+            self._add_edge(L, src, name, getattr(self, rule.edge)(L, w, common))
 
     def build(self) -> SpikingGraph:
         pending: list[str] | None = None
@@ -461,7 +493,7 @@ class _Builder:
                     self._input(L, shape, name)
                 else:
                     sources = pending if pending is not None else [self.node_of[i - 1]]
-                    if len(sources) > 1 and kind != S.CONV:
+                    if len(sources) > 1 and not _LAYER_KINDS[kind].joins:
                         raise L.fail(f"a {kind!r} layer cannot follow a multi-part concat")
                     self._synapse_layer(L, kind, shape, name, sources)
             except ValueError as exc:
