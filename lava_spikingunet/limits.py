@@ -59,11 +59,9 @@ def check_frame(height: int, width: int, where: str = "frame") -> tuple[int, int
 
 def check_lava_supported(graph, what: str = "this model") -> None:
     """Refuse what the fixed-point pipeline cannot run bit-exactly on Lava."""
-    from lava_spikingunet.graph.ir import NeuronNode
-
-    for name in graph.order():
+    for name in graph.neurons():  # graph methods, no graph.ir import: ir imports this module
         node = graph.node(name)
-        if isinstance(node, NeuronNode) and node.reset != "subtract":
+        if node.reset != "subtract":
             raise UnsupportedModelError(
                 f"{what}: layer {name} resets to zero, but the fixed-point pipeline and the "
                 "Lava neurons reset by subtraction only; convert with --reset subtract"
@@ -166,8 +164,6 @@ def estimate_lava_memory(
     """
     import numpy as np
 
-    from lava_spikingunet.graph.ir import ConvEdge, ConvTransposeEdge, NeuronNode
-
     if channel_depth is None:
         channel_depth = 1  # backends.lava.channels.DATA_CHANNEL_DEPTH (no Lava import here)
     depth = int(channel_depth)
@@ -177,10 +173,9 @@ def estimate_lava_memory(
 
     shm = private = 0
     procs = 2  # encoder, readout
-    for name in graph.order():
+    neurons = graph.neurons()  # graph methods, no graph.ir import: ir imports this module
+    for name in neurons:
         node = graph.node(name)
-        if not isinstance(node, NeuronNode):
-            continue
         n = elems(name)
         stages = node.n_thresholds if form == "cascade" else 0
         procs += 1 + stages
@@ -189,16 +184,16 @@ def estimate_lava_memory(
             shm += (stages + 1) * n * 8 * depth
     for src, dst, e in graph.edges():
         n_in, n_out = elems(src), elems(dst)
-        if isinstance(e, ConvEdge) and e.static:
+        if src == graph.input_name:  # the static input edge
             shm += n_out * 8 * depth
             private += 2 * max(1, int(frames)) * n_out * 8
             continue
         node = graph.node(src)
-        n_thr = node.n_thresholds if isinstance(node, NeuronNode) else 1
+        n_thr = node.n_thresholds if src in neurons else 1
         spike_bytes = {"cascade": n_thr, "virtual": -(-((1 << n_thr) - 1) // 8)}.get(form, 1)
         shm += (n_in * spike_bytes + n_out * 8) * depth
         procs += 1
-        taps = e.kernel_size**2 if isinstance(e, (ConvEdge, ConvTransposeEdge)) else 1
+        taps = getattr(e, "kernel_size", 1) ** 2  # conv and transposed conv; pooling 1
         private += LAVA_PROCESS_BYTES + n_out * LAVA_SYNAPSE_OUT_BYTES_PER_ELEMENT
         private += n_in * (taps * LAVA_IM2COL_BYTES + max(0, int(e.delay) - 1))
     private += elems(graph.readout_name) * 3 * 8

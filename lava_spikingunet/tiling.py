@@ -351,9 +351,9 @@ def simulate_tiled(
     graph: SpikingGraph, x: np.ndarray, backend: str, timesteps: int, tile, form=None
 ):
     """``pipeline.simulate``'s result for a tiled run of frame ``x`` ``(C, H, W)``:
-    a :class:`~lava_spikingunet.pipeline.simulate.SimOutput` with ``tiles`` set."""
+    a :class:`~lava_spikingunet.pipeline.outputs.SimOutput` with ``tiles`` set."""
     from lava_spikingunet.graph.timing import frame_steps, pipeline_depth
-    from lava_spikingunet.pipeline.simulate import SimOutput
+    from lava_spikingunet.pipeline.outputs import SimOutput
 
     if timesteps != graph.meta.timesteps:
         graph = graph.copy()

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from lava_spikingunet.errors import InputError
+from lava_spikingunet.pipeline.outputs import SimOutput
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,34 +43,6 @@ Delays = Literal["graph", "native", "balanced", "zero"]
 
 #: Result files :func:`write_result` writes.
 OUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".json", ".npz")
-
-
-@dataclass
-class SimOutput:
-    """What a backend returns for one frame ``(C, H, W)``.
-
-    ``acc``: the readout accumulator (int64; float64 for the float backend); ``y``:
-    ``acc / (T * scale)``; ``prediction``: the task output (denoised frame or class per
-    pixel), filled by :func:`simulate`; ``stats``: per-layer headroom (reference only).
-    """
-
-    acc: Any
-    y: Any
-    timesteps: int
-    total_steps: int
-    pipeline_depth: int
-    stats: dict[str, dict] = field(default_factory=dict)
-    prediction: Any = None
-    backend: str = ""
-    form: str | None = None
-    seconds: float = 0.0
-    tiles: int = 1  # > 1: a tiled run (lava_spikingunet/tiling.py), ``tile`` its size
-    tile: tuple[int, int] | None = None
-
-    @property
-    def saturated(self) -> list[str]:
-        """Layers whose state was clamped at a bound during the run."""
-        return [n for n, s in self.stats.items() if s.get("saturated")]
 
 
 def _reference(graph: SpikingGraph, frame: np.ndarray, timesteps: int, quantized: bool):
