@@ -62,3 +62,23 @@ def test_the_estimate_counts_exactly_the_channels_lava_builds(form):
         channels = channel_report(exe)
     assert {c.depth for c in channels} == {DATA_CHANNEL_DEPTH}
     assert sum(c.nbytes for c in channels) == estimate_lava_memory(graph, form).shm
+
+
+def test_loihi2_mapping_limits_input_axons_per_core_with_a_marked_estimate():
+    """Loihi 2 publishes no fan-in limit: the mapping uses the estimate (Loihi 1's 4096),
+    says so, and keeps every core under it; without a limit the wide layers need fewer,
+    impossible cores."""
+    from lava_spikingunet.hw.mapping import FANIN_AXONS_ESTIMATE, map_graph
+    from lava_spikingunet.hw.profiles import load_profile
+
+    graph = random_graph(3, 2, 32, 4, (1, 1), 64, False)  # 128 channels at the bottom
+    prof = load_profile("loihi2")
+    assert prof.core.max_fanin_axons is None
+    m = map_graph(graph, prof, "graded")
+    s = m.summary()
+    assert s["fanin_limit"] == FANIN_AXONS_ESTIMATE and s["fanin_limit_estimated"]
+    worst = max(u.fanin_axons for lay in m.layers for u in lay.cores)
+    assert worst <= FANIN_AXONS_ESTIMATE
+    free = map_graph(graph, prof, "graded", fanin_limit=10**9)
+    assert max(u.fanin_axons for lay in free.layers for u in lay.cores) > FANIN_AXONS_ESTIMATE
+    assert free.cores < m.cores and not free.summary()["fanin_limit_estimated"]

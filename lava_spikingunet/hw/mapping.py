@@ -19,6 +19,8 @@ The model (docs/profiling.md, "Mapping"):
   each in-edge's kernel slice once per core (``C_in * k * k`` per target channel on the
   core, times N for a cascade source), as a compressed convolutional encoding would.
   Neither counts index or delay fields: real tables are larger than the weight bits.
+- Input axons per core are limited (the profile's ``max_fanin_axons``, or for a profile
+  that publishes none, Loihi 2, the estimate :data:`FANIN_AXONS_ESTIMATE`).
 - Connectivity is structural (every kernel tap that lands inside the target), which is
   separable in channels, rows and columns, so block counts are exact products of 1-D sums.
 """
@@ -48,6 +50,13 @@ from lava_spikingunet.hw.validate import profile_problems as deployment_problems
 from lava_spikingunet.neuron_forms import Form
 
 WeightModel = Literal["dense", "shared"]
+
+#: Input (fan-in) axons per core for a profile that publishes none (Loihi 2). ESTIMATE:
+#: Intel has not published Loihi 2's figure; this is the closest public one, Loihi 1's
+#: ``MAX_IN_AXONS = 4096`` per core (nengo-loihi ``hardware/nxsdk_objects.py``; see
+#: hw_profiles/loihi1.toml). Without a limit a core could take any number of input axons
+#: (the head layer of a width-64 U-Net got 262 k), so the core counts were optimistic.
+FANIN_AXONS_ESTIMATE = 4096
 
 
 # --------------------------------------------------------------------------- connectivity
@@ -356,6 +365,11 @@ class MappingResult:
     form: Form
     weight_model: WeightModel
     layers: list[LayerMapping]
+    fanin_estimated: bool = False  # the fan-in limit is FANIN_AXONS_ESTIMATE
+
+    @property
+    def fanin_limit(self) -> int | None:
+        return self.profile.core.max_fanin_axons
 
     @property
     def cores(self) -> int:
@@ -382,6 +396,8 @@ class MappingResult:
             "compartment_util": comp / (cores * p.core.neurons),
             "memory_util": mem / (cores * p.core.synaptic_memory_bytes),
             "chip_util": self.cores / (self.chips * p.chip.cores) if self.chips else 0.0,
+            "fanin_limit": self.fanin_limit,
+            "fanin_limit_estimated": self.fanin_estimated,
             "layers": [lay.summary(p) for lay in self.layers],
         }
 
@@ -405,12 +421,25 @@ def map_graph(
     profile: HardwareProfile,
     form: Form = "graded",
     weight_model: WeightModel = "shared",
+    fanin_limit: int | None = None,
 ) -> MappingResult:
     """Tile every neuron layer and the readout onto cores of ``profile``.
 
-    UserError if the form is impossible on the profile or a layer cannot fit a core.
+    Input axons per core are limited by ``fanin_limit``, else the profile's
+    ``max_fanin_axons``, else :data:`FANIN_AXONS_ESTIMATE` (marked estimated in the
+    result). UserError if the form is impossible on the profile or a layer cannot fit a
+    core.
     """
+    import dataclasses
+
     check_form(profile, form)
+    estimated = False
+    limit = fanin_limit or profile.core.max_fanin_axons
+    if limit is None:
+        limit, estimated = FANIN_AXONS_ESTIMATE, True
+    if limit != profile.core.max_fanin_axons:
+        core = dataclasses.replace(profile.core, max_fanin_axons=int(limit))
+        profile = dataclasses.replace(profile, core=core)
     if weight_model not in ("dense", "shared"):
         raise UserError(f"weight model must be 'dense' or 'shared', got {weight_model!r}")
     bits = profile.weights.mantissa_bits
@@ -429,7 +458,7 @@ def map_graph(
         uses = tile_layer(name, node.shape, cost, profile)
         kind = "neuron" if isinstance(node, NeuronNode) else "readout"
         layers.append(LayerMapping(name, kind, int(np.prod(node.shape)), cpn, uses))
-    return MappingResult(profile, form, weight_model, layers)
+    return MappingResult(profile, form, weight_model, layers, estimated)
 
 
 # --------------------------------------------------------------------------- latency
