@@ -57,6 +57,7 @@ def ship(name: str, args: argparse.Namespace) -> dict:
     from lava_spikingunet.backends.sdnn.stages import profile_sdnn, sdnn_problems, verify_sdnn
 
     float_name, ilif_name = CHECKPOINTS[name]
+    ilif_name = dict(args.ilif_checkpoint).get(name, ilif_name)
     ck = {k: repo_checkpoints_dir() / f"{v}.pt" for k, v in (("unet", float_name),
           ("ilif", ilif_name))}  # fmt: skip
     unet, meta = load_unet(ck["unet"])
@@ -158,7 +159,13 @@ def card(r: dict, args: argparse.Namespace) -> str:
             "## Reproduce",
             "",
             f"`.venv/bin/python -m benchmarks.ship_sdnn {name} --images {args.images} "
-            f"--crop {args.crop}`; raw numbers: `metrics.json`.",
+            f"--crop {args.crop}"
+            + (
+                f" --ilif-checkpoint {name}={r['checkpoints']['ilif']['path'][:-3]}"
+                if name in dict(args.ilif_checkpoint)
+                else ""
+            )
+            + "`; raw numbers: `metrics.json`.",
             "",
         ]
     )
@@ -171,6 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--crop", type=int, default=256, help="central crop (0: full images)")
     p.add_argument("--verify-crop", type=int, default=16)
     p.add_argument("--profile-crop", type=int, default=128)
+    p.add_argument(
+        "--ilif-checkpoint",
+        nargs="*",
+        default=[],
+        type=lambda v: tuple(v.split("=", 1)),
+        metavar="TASK=NAME",
+        help="another I-LIF checkpoint under checkpoints/ for a task",
+    )
     p.add_argument("--data-root", default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
