@@ -1,5 +1,9 @@
 """Throughput of the integer reference vs T float U-Net forward passes; quantization cost.
 
+Every contender runs in the same process on the same number of torch threads
+(``--threads``, default 1): a yardstick on more threads than the contender does not
+compare like with like.
+
 Throughput (:func:`throughput`): a U-Net of base width 16 and depth 4 (random weights,
 activation scales calibrated on the frames as the conversion does) on 256x256 frames
 (BSD68 size class), B = 1 and B = 4, T = 10 (the paper's BSD68 T). Timed in one run,
@@ -231,9 +235,10 @@ def markdown(result: dict) -> str:
         lines += [
             f"U-Net width {m['base_width']}, depth {m['depth']}, {m['frame'][0]}x{m['frame'][1]} "
             f"frames, T = {m['T']}; steps per frame: balanced {tp['steps_per_frame']['balanced']}"
-            f", native {tp['steps_per_frame']['native']}; {result['machine']['threads']} torch "
-            f"threads on {result['machine']['cpu']}. Best of {result['repeats']} interleaved "
-            "runs on a shared machine.",
+            f", native {tp['steps_per_frame']['native']}; every contender on "
+            f"{result['machine']['threads']} torch thread(s) (`--threads`) on "
+            f"{result['machine']['cpu']}, in one process. Best of {result['repeats']} "
+            "interleaved runs on a shared machine.",
             "",
             "| contender | B | s / batch | frames/s | x (T U-Net passes) |",
             "|---|---:|---:|---:|---:|",
@@ -290,7 +295,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--crop", type=int, default=None, help="central crop (accuracy)")
     p.add_argument("--quick", action="store_true", help="3 test images, 256x256 crops")
     p.add_argument("--data-root", default=None)
+    p.add_argument(
+        "--threads", type=int, default=1,
+        help="torch threads for every contender alike (default 1: the U-Net yardstick on more "
+        "threads than the reference would not compare like with like)",
+    )  # fmt: skip
     args = p.parse_args(argv)
+    if args.threads < 1:
+        p.error("--threads must be >= 1")
+    torch.set_num_threads(args.threads)
     result: dict = {
         "machine": {
             "cpu": platform.processor() or platform.machine(),
@@ -311,9 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.accuracy:
         limit, crop = (3, 256) if args.quick else (args.limit, args.crop)
         result["accuracy"] = accuracy_table(data_root=args.data_root, limit=limit, crop=crop)
+    from lava_spikingunet.fileio import write_text_atomic
+
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "reference.json").write_text(json.dumps(result, indent=2))
-    (RESULTS / "reference.md").write_text(markdown(result))
+    write_text_atomic(RESULTS / "reference.json", json.dumps(result, indent=2), overwrite=True)
+    write_text_atomic(RESULTS / "reference.md", markdown(result), overwrite=True)
     log(f"wrote {RESULTS / 'reference.json'} and .md")
     return 0
 

@@ -26,6 +26,7 @@ STEPS: dict[str, tuple[str, list[str], list[str]]] = {
     "baselines": ("benchmarks.train_baselines", [], []),
     "reference": ("benchmarks.bench_reference", ["--accuracy"], ["--quick", "--accuracy"]),
     "lava_synapse": ("benchmarks.bench_lava_synapse", [], ["--repeats", "2"]),
+    "scale": ("benchmarks.scale", [], ["--rows", "grey-64", "grey-128"]),
     "conversion": ("benchmarks.conversion_tables", [], ["--quick"]),
     "accuracy_vs_t": ("benchmarks.accuracy_vs_t", [], ["--quick"]),
     "peer_spikingjelly": ("benchmarks.peer_spikingjelly", [], ["--quick"]),

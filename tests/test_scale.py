@@ -82,3 +82,24 @@ def test_loihi2_mapping_limits_input_axons_per_core_with_a_marked_estimate():
     free = map_graph(graph, prof, "graded", fanin_limit=10**9)
     assert max(u.fanin_axons for lay in free.layers for u in lay.cores) > FANIN_AXONS_ESTIMATE
     assert free.cores < m.cores and not free.summary()["fanin_limit_estimated"]
+
+
+def test_probe_folders_of_killed_runs_are_swept(tmp_path, monkeypatch):
+    """A SIGKILLed CLI cannot remove its probe folder: the next run removes folders of
+    processes that no longer exist, and only those (#16)."""
+    import os
+    import tempfile
+
+    from lava_spikingunet.backends.lava.runner import PROBE_PREFIX, probe_dir
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = tmp_path / f"{PROBE_PREFIX}{2**22 + 12345}-abc"  # above pid_max: never alive
+    alive = tmp_path / f"{PROBE_PREFIX}{os.getppid()}-abc"
+    other = tmp_path / "unrelated-123-abc"
+    for d in (dead, alive, other):
+        d.mkdir()
+        (d / "0-x.bin").write_bytes(b"0")
+    with probe_dir() as p:
+        assert os.path.isdir(p) and str(os.getpid()) in os.path.basename(p)
+    assert not dead.exists() and alive.exists() and other.exists()
+    assert not os.path.exists(p)

@@ -21,7 +21,6 @@ Lava's ``Var.get`` moves one value per message.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -264,15 +263,15 @@ def run_lava(
     channel_depth = DATA_CHANNEL_DEPTH if channel_depth is None else int(channel_depth)
 
     from lava_spikingunet.backends.lava.neurons import stage_probe_path
-    from lava_spikingunet.backends.lava.runner import lava_session
+    from lava_spikingunet.backends.lava.runner import lava_session, probe_dir
 
     names = graph.neurons() if record is True else list(record or ())
     current = np.asarray(current, dtype=np.int64)
     if current.ndim == 3:
         current = current[None]
     n_frames, frame_len = current.shape[0], frame_steps(graph)
-    with tempfile.TemporaryDirectory(prefix="spikingunet-probe-") as probe_dir:
-        built = build(graph, current, form, names, probe_dir=probe_dir)
+    with probe_dir() as probes_at:
+        built = build(graph, current, form, names, probe_dir=probes_at)
         t0 = time.perf_counter()
         with lava_session(built.root, timeout=timeout):
             executable = built.root.compile(

@@ -38,7 +38,19 @@ from contextlib import contextmanager
 
 from lava_spikingunet.errors import LavaRunError, Terminated, UserError
 
-__all__ = ["lava_session", "stop_with_timeout", "kill_processes", "socket_dir"]
+__all__ = ["kill_processes", "lava_session", "probe_dir", "socket_dir", "stop_with_timeout"]
+
+#: Probe folders of :func:`probe_dir`: ``spikingunet-probe-<pid>-*``.
+PROBE_PREFIX = "spikingunet-probe-"
+
+
+def probe_dir():
+    """A temporary folder for a run's probe files, named after this process so that a
+    later run removes it if this process is SIGKILLed (``TemporaryDirectory`` removes it
+    otherwise). Stale folders of dead processes are swept first."""
+    _sweep_stale(tempfile.gettempdir(), PROBE_PREFIX)
+    return tempfile.TemporaryDirectory(prefix=f"{PROBE_PREFIX}{os.getpid()}-")
+
 
 #: AF_UNIX socket paths are limited to 108 bytes; a manager socket adds
 #: ``/pymp-su<pid>-XXXXXXXX/listener-XXXXXXXX`` (at most about 45) to the folder.
@@ -110,17 +122,18 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _sweep_stale(base: str) -> None:
-    """Remove socket folders this module made for processes that no longer exist (a
-    SIGKILLed run cannot remove its own); named ``pymp-su<pid>-*``, nothing else."""
+def _sweep_stale(base: str, prefix: str = _SOCKET_PREFIX) -> None:
+    """Remove folders this package made for processes that no longer exist (a SIGKILLed
+    run cannot remove its own): named ``<prefix><pid>-*`` (socket folders ``pymp-su``,
+    probe folders ``spikingunet-probe-``), nothing else."""
     try:
         names = os.listdir(base)
     except OSError:
         return
     for name in names:
-        if not name.startswith(_SOCKET_PREFIX):
+        if not name.startswith(prefix):
             continue
-        pid = name[len(_SOCKET_PREFIX) :].split("-", 1)[0]
+        pid = name[len(prefix) :].split("-", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
             shutil.rmtree(os.path.join(base, name), ignore_errors=True)
 
