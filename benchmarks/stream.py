@@ -102,7 +102,8 @@ def build_graph(args):
 
         ilif, _ = load_unet(repo_checkpoints_dir() / f"{CHECKPOINT}-ilif.pt")
         ilif.eval()
-        g = sdnn_from_ilif(ilif, calib_frame(task, ilif.size_multiple), vth=0)
+        x0 = calib_frame(task, ilif.size_multiple)
+        g = sdnn_from_ilif(ilif, x0, vth=0, extra_fine_bits=args.extra_fine_bits)
         return {"unet": unet, "ilif_unet": ilif}, g, vth_from_counts
     stats = calibrate(unet, T.training_batches(task, 16), max_batches=16)
     g = sdnn_from_unet(unet, stats, "loihi2", vth=0, delays=args.delays)
@@ -176,6 +177,8 @@ def run(args) -> dict:
             "settle_steps": settle,
             "ann_macs_per_frame": macs,
             "state_exp": sorted({v["state_exp"] for v in g.meta.extra["sdnn"]["nodes"].values()}),
+            "extra_fine_bits": args.extra_fine_bits,
+            "requantized_edges": g.meta.extra["sdnn"].get("requantized_edges", []),
             "vth_unit": "count" if args.source == "ilif" else "float",
             "python": sys.version.split()[0],
             "machine": platform.machine(),
@@ -386,6 +389,13 @@ def main(argv: list[str] | None = None) -> int:
         "1 for ilif, 0 for unet)",
     )
     p.add_argument("--delays", choices=("native", "balanced"), default="native")
+    p.add_argument(
+        "--extra-fine-bits",
+        type=int,
+        default=0,
+        help="ilif: messages this many bits finer than the exact-weight choice (weights "
+        "re-quantized where needed)",
+    )
     p.add_argument("--lava-frames", type=int, default=4)
     p.add_argument("--lava-crop", type=int, default=16)
     p.add_argument("--data-root", default=None)

@@ -166,3 +166,19 @@ def test_lava_runs_the_pipelined_ilif_stream_bit_for_bit(no_leftover_processes):
     for n in g.neurons():
         np.testing.assert_array_equal(res.messages[n], ref.messages[n][:, 0], err_msg=n)
     assert ref.msg_count.sum() > 0
+
+
+def test_extra_fine_bits_make_messages_finer_and_requantize_what_falls_out():
+    q, g, _, _ = ilif_case(9, depth=2)
+    h = ilif_to_sdnn(q, extra_fine_bits=2)
+    a, b = g.meta.extra["sdnn"]["nodes"], h.meta.extra["sdnn"]["nodes"]
+    for n in g.neurons():
+        assert b[n]["state_exp"] == max(0, a[n]["state_exp"] - 2)
+    moved = set(h.meta.extra["sdnn"]["requantized_edges"])
+    assert moved and not g.meta.extra["sdnn"]["requantized_edges"]
+    for s, d, e in h.edges():
+        if getattr(e, "static", False):
+            continue
+        assert -7 <= e.exp <= 7 and np.abs(e.mant).max() <= 127
+        if f"{s}->{d}" not in moved:  # the others keep their mantissas exactly
+            np.testing.assert_array_equal(e.mant, g.edge(s, d).mant)

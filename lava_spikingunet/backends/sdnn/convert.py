@@ -146,7 +146,7 @@ def to_sdnn(
         unit = int(node.theta_unit_int)  # state units per unit of the graph's weights
         if bias_shift:  # the rate-coding half-unit shift of the deploy preset: undone
             node.bias = node.bias - node.theta_unit / (2 * t)
-        outs = [(d, g.edge(n, d)) for d in g.g.successors(n)]
+        outs = g.out_edges(n)
         if state_exp is not None:
             st = int(state_exp)
         else:
@@ -201,6 +201,7 @@ def ilif_to_sdnn(
     vth: int = 1,
     fine_bits: int | None = None,
     headroom_bits: int = ILIF_HEADROOM_BITS,
+    extra_fine_bits: int = 0,
 ) -> SpikingGraph:
     """The ``sdnn`` form of a quantized one-timestep I-LIF graph, its weight mantissas kept.
 
@@ -224,7 +225,9 @@ def ilif_to_sdnn(
     The I-LIF rounding is not kept: the ReLU passes the un-rounded activation (the
     half-quantum bias shift becomes half a message unit) and does not clamp at ``D``.
     Delays stay balanced (every input of a node arrives in the same step). ``vth``: every
-    neuron's delta threshold in message units.
+    neuron's delta threshold in message units. ``extra_fine_bits``: messages that many
+    bits finer still (less drift in a stream, docs/semantics.md section 6), the outgoing
+    weights re-quantized where their exponent would leave the range.
     """
     if not q.is_quantized:
         raise ValueError("ilif_to_sdnn needs a quantized graph (fixed_point.quantize_graph)")
@@ -268,10 +271,10 @@ def ilif_to_sdnn(
         node = g.node(n)
         theta = int(node.theta_unit_int)
         bits = theta.bit_length() - 1
-        outs = [(d, g.edge(n, d)) for d in g.g.successors(n)]
+        outs = g.out_edges(n)
         if fine_bits is None:
             exact = min([bits] + [int(e.exp) - e_lo for _, e in outs])
-            fb = max(bits - MAX_STATE_EXP, exact)
+            fb = min(bits, max(bits - MAX_STATE_EXP, exact) + max(0, int(extra_fine_bits)))
         else:
             fb = int(fine_bits)
         st = bits - fb

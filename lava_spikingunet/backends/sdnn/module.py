@@ -46,6 +46,7 @@ def sdnn_from_ilif(
     *,
     vth: int = 1,
     requantize: bool = False,
+    extra_fine_bits: int = 0,
 ) -> SpikingGraph:
     """An I-LIF U-Net in the ``sdnn`` form: exact conversion at ``T = 1``
     (:func:`lava_spikingunet.conversion.ilif.convert_ilif`), quantized for ``profile``
@@ -63,7 +64,7 @@ def sdnn_from_ilif(
     q = quantize_graph(graph, profile, calib=calib)
     if requantize:
         return to_sdnn(q, profile, vth=vth, delays="balanced")
-    return ilif_to_sdnn(q, vth=vth)
+    return ilif_to_sdnn(q, vth=vth, extra_fine_bits=extra_fine_bits)
 
 
 class SDNNModule(nn.Module):
