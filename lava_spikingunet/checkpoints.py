@@ -31,8 +31,11 @@ REQUIRED = ("config", "state_dict", "task")
 
 
 def repo_checkpoints_dir() -> Path:
-    """``<repo>/checkpoints``: the committed baseline models."""
-    return Path(__file__).resolve().parents[1] / "checkpoints"
+    """The committed baseline models: ``<repo>/checkpoints`` in a checkout
+    (:func:`lava_spikingunet.locations.checkpoints_dir`)."""
+    from lava_spikingunet.locations import checkpoints_dir
+
+    return checkpoints_dir()
 
 
 def committed_checkpoint(task: str) -> Path:

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from lava_spikingunet.errors import UserError
+from lava_spikingunet.locations import models_dir
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = REPO / "netx_exports" / "denoise-grey-t1" / "model.h5"
+DEFAULT_MODEL = models_dir() / "denoise-grey-t1" / "model.h5"
 #: Run beside the default for comparison: the T = 10 multi-threshold model.
-COMPARE_MODEL = REPO / "netx_exports" / "denoise-grey" / "model.h5"
+COMPARE_MODEL = models_dir() / "denoise-grey" / "model.h5"
 FORMS = ("graded", "cascade", "virtual")
 
 

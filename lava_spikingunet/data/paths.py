@@ -12,17 +12,15 @@ from lava_spikingunet.errors import UserError
 DATA_ROOT_ENV = "SPIKINGUNET_DATA_ROOT"
 
 
-def repo_root() -> Path:
-    """The checkout this package was imported from."""
-    return Path(__file__).resolve().parents[2]
-
-
 def default_data_root() -> Path | None:
-    """``$SPIKINGUNET_DATA_ROOT`` if set, else ``<repo>/../shared/datasets`` if it exists."""
+    """``$SPIKINGUNET_DATA_ROOT`` if set, else ``../shared/datasets`` beside the checkout
+    (or, for an installed package, the current folder) if it exists."""
+    from lava_spikingunet.locations import source_root
+
     env = os.environ.get(DATA_ROOT_ENV)
     if env:
         return Path(env)
-    candidate = repo_root().parent / "shared" / "datasets"
+    candidate = (source_root() or Path.cwd()).parent / "shared" / "datasets"
     return candidate if candidate.is_dir() else None
 
 

@@ -18,8 +18,9 @@ from typing import Any
 
 from lava_spikingunet.errors import UserError
 
-#: Directory of the shipped profiles: ``hw_profiles/`` beside the package directory.
-PROFILES_DIR = Path(__file__).resolve().parents[2] / "hw_profiles"
+#: Directory of the shipped profiles: the package's ``hw_profiles/`` (in a checkout a link
+#: to the top-level ``hw_profiles/`` folder; the wheel holds a copy).
+PROFILES_DIR = Path(__file__).resolve().parents[1] / "hw_profiles"
 
 #: Widest bit field a profile may declare (keeps every integer path inside int64).
 MAX_BITS = 32
