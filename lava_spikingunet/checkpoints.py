@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lava_spikingunet.errors import UserError
+from lava_spikingunet.errors import InputError
 from lava_spikingunet.fileio import atomic_path
 
 FORMAT = "lava-spikingunet/unet-checkpoint/1"
@@ -39,10 +39,10 @@ def repo_checkpoints_dir() -> Path:
 
 
 def committed_checkpoint(task: str) -> Path:
-    """Path of the committed baseline for ``task``; a UserError if it is missing."""
+    """Path of the committed baseline for ``task``; a InputError if it is missing."""
     path = repo_checkpoints_dir() / f"{task}.pt"
     if not path.is_file():
-        raise UserError(
+        raise InputError(
             f"no committed checkpoint for task {task!r} at {path}; "
             f"train one with `spikingunet train {task} --out runs/{task}`"
         )
@@ -67,15 +67,15 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"checkpoint {path} does not exist")
+        raise InputError(f"checkpoint {path} does not exist")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise UserError(f"{path} is not a readable U-Net checkpoint: {exc}") from exc
+        raise InputError(f"{path} is not a readable U-Net checkpoint: {exc}") from exc
     if not isinstance(payload, dict) or any(k not in payload for k in REQUIRED):
-        raise UserError(f"{path} is not a U-Net checkpoint (needs keys {', '.join(REQUIRED)})")
+        raise InputError(f"{path} is not a U-Net checkpoint (needs keys {', '.join(REQUIRED)})")
     if payload.get("format", FORMAT) != FORMAT:
-        raise UserError(f"{path} has format {payload['format']!r}, expected {FORMAT!r}")
+        raise InputError(f"{path} has format {payload['format']!r}, expected {FORMAT!r}")
     return payload
 
 
@@ -89,7 +89,7 @@ def load_unet(path: str | os.PathLike):
         model = UNet(config)
         model.load_state_dict(payload["state_dict"])
     except (TypeError, ValueError, RuntimeError) as exc:
-        raise UserError(f"{path}: config and weights do not fit a U-Net: {exc}") from exc
+        raise InputError(f"{path}: config and weights do not fit a U-Net: {exc}") from exc
     model.eval()
     meta = {k: v for k, v in payload.items() if k not in ("state_dict", "optimizer")}
     return model, meta

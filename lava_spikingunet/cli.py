@@ -14,7 +14,7 @@ import sys
 import threading
 import traceback
 
-from lava_spikingunet.errors import Terminated, UserError
+from lava_spikingunet.errors import SpikingUNetError, Terminated
 
 #: Subcommands in pipeline order.
 COMMANDS = (
@@ -59,10 +59,12 @@ def _one_line(exc: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one subcommand. Error policy (docs/errors.md): a :class:`UserError` is one
-    line and status 2; an OSError (unwritable folder, full disk) or MemoryError is one
-    line and status 2; Ctrl-C is status 130 and SIGTERM 143, after clean-up; anything
-    else is an ``internal error`` (status 1). ``--debug`` adds the traceback."""
+    """Run one subcommand. Error policy (docs/errors.md): any project error (a
+    :class:`~lava_spikingunet.errors.SpikingUNetError`: bad input, unsupported model,
+    resource limit, failed Lava run, missing hardware) is one line and status 2; an
+    OSError (unwritable folder, full disk) or MemoryError is one line and status 2;
+    Ctrl-C is status 130 and SIGTERM 143, after clean-up; anything else is an
+    ``internal error`` (status 1). ``--debug`` adds the traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         old_term = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return int(args._run(args) or 0)
-    except UserError as exc:
+    except SpikingUNetError as exc:
         if args.debug:
             traceback.print_exc()
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from lava_spikingunet.errors import UserError
+from lava_spikingunet.errors import InputError
 from lava_spikingunet.locations import models_dir
 
 DEFAULT_MODEL = models_dir() / "denoise-grey-t1" / "model.h5"
@@ -127,7 +127,7 @@ def run_model(model: Path, noisy: np.ndarray, form: str | None, hw: str, log=Non
     m = size_multiple(graph)
     size = noisy.shape[-1]
     if size % m:
-        raise UserError(f"--size must divide by {m} (2^depth), got {size}")
+        raise InputError(f"--size must divide by {m} (2^depth), got {size}")
     graph = graph.resized(size, size)
     form = form or graph.meta.neuron_form
     current = input_current(graph, noisy[None])
@@ -174,7 +174,7 @@ def run_demo(cfg: DemoConfig, log=print) -> dict[str, Any]:
     from lava_spikingunet.metrics import psnr, ssim
 
     if not cfg.model.is_file():
-        raise UserError(
+        raise InputError(
             f"shipped model {cfg.model} not found; the repository ships it under netx_exports/"
         )
     compare_with = cfg.compare if cfg.compare is not None and cfg.compare.is_file() else None

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from lava_spikingunet.errors import UserError
+from lava_spikingunet.errors import InputError
 
 
 def check_writable(
@@ -26,20 +26,22 @@ def check_writable(
     """
     path = Path(path)
     if suffixes is not None and path.suffix.lower() not in suffixes:
-        raise UserError(f"{what} {path} must end in {' or '.join(suffixes)}")
+        raise InputError(f"{what} {path} must end in {' or '.join(suffixes)}")
     if path.is_dir():
-        raise UserError(f"{what} {path} is a directory, not a file")
+        raise InputError(f"{what} {path} is a directory, not a file")
     if path.exists() and not overwrite:
-        raise UserError(f"{path} exists; refusing to overwrite it (pass --overwrite to replace it)")
+        raise InputError(
+            f"{path} exists; refusing to overwrite it (pass --overwrite to replace it)"
+        )
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
-        raise UserError(f"cannot write {what} {path}: {parent} is a file, not a folder")
+        raise InputError(f"cannot write {what} {path}: {parent} is a file, not a folder")
     try:
         fd, probe = tempfile.mkstemp(prefix=".spikingunet-probe-", dir=parent)
     except OSError as exc:
-        raise UserError(
+        raise InputError(
             f"cannot write {what} {path}: folder {parent} does not take new files "
             f"({exc.strerror or exc})"
         ) from None
@@ -60,7 +62,7 @@ def check_free_space(path: str | os.PathLike, nbytes: int, what: str = "--out") 
     except OSError:
         return
     if nbytes > free:
-        raise UserError(
+        raise InputError(
             f"cannot write {what} {path}: it needs about {nbytes / 2**20:.1f} MiB but "
             f"{parent} has {free / 2**20:.1f} MiB free"
         )

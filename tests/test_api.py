@@ -122,3 +122,31 @@ def test_readme_example_runs(tmp_path, monkeypatch, no_leftover_processes):
     assert (tmp_path / "denoiser.h5").is_file()
     assert scope["out"].y.shape == (1, 32, 32)
     assert scope["prof"].report["frame"]["graded"]["synops"] > 0
+
+
+#: Modules that still raise the base class by its CLI name ``UserError`` (owned by other
+#: parts of issue #14); every other library module raises a typed subclass.
+USER_ERROR_LEFT = {
+    "backends/lava/runner.py",
+    "backends/sdnn/cli.py",
+    "backends/sdnn/stages.py",
+    "backends/sdnn/stream.py",
+    "graph/serialize.py",
+    "hw/mapping.py",
+    "hw/profiles.py",
+    "tiling.py",
+    "training/loop.py",
+    "training/tasks.py",
+}
+
+
+def test_library_modules_raise_typed_errors():
+    """``UserError`` is the CLI's name for the base class: only ``errors.py`` defines it;
+    no library module raises it (but those listed above, until they are converted)."""
+    pkg = REPO / "lava_spikingunet"
+    users = {
+        str(p.relative_to(pkg))
+        for p in pkg.rglob("*.py")
+        if re.search(r"\bUserError\b", p.read_text())
+    }
+    assert users - USER_ERROR_LEFT == {"errors.py"}

@@ -44,20 +44,20 @@ def run(args: argparse.Namespace) -> int:
     import math
 
     from lava_spikingunet.demo import DemoConfig, format_summary, run_demo
-    from lava_spikingunet.errors import UserError
+    from lava_spikingunet.errors import InputError
     from lava_spikingunet.hw import load_profile
 
     if not 1 <= args.size <= 2048:
-        raise UserError(f"--size must be in 1..2048 pixels, got {args.size}")
+        raise InputError(f"--size must be in 1..2048 pixels, got {args.size}")
     if not (math.isfinite(args.sigma) and 0 <= args.sigma <= 255):
-        raise UserError(f"--sigma must be in 0..255 (the 0-255 scale), got {args.sigma}")
+        raise InputError(f"--sigma must be in 0..255 (the 0-255 scale), got {args.sigma}")
     load_profile(args.hw)  # a bad profile fails now, not after the Lava run
     if args.model.suffix.lower() in (".h5", ".hdf5") and args.model.is_file():
         from lava_spikingunet.backends.netx import read_netx_info
 
         task = read_netx_info(args.model).task
         if task != "denoise":
-            raise UserError(
+            raise InputError(
                 f"{args.model} is a {task!r} model; the demo denoises an image and needs a "
                 "denoising model (use `spikingunet simulate` for other tasks)"
             )

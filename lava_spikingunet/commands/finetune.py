@@ -53,16 +53,16 @@ def run(args: argparse.Namespace) -> int:
 
     from lava_spikingunet.conversion import tasks as T
     from lava_spikingunet.conversion.finetune import FinetuneConfig, finetune
-    from lava_spikingunet.errors import UserError
+    from lava_spikingunet.errors import InputError
     from lava_spikingunet.fileio import check_writable
     from lava_spikingunet.graph.serialize import load_graph, save_graph
     from lava_spikingunet.snn.module import SpikingUNetModule
 
     check_writable(args.out, args.overwrite)
     if not 0 < args.lr < float("inf"):
-        raise UserError(f"--lr must be a finite number > 0, got {args.lr}")
+        raise InputError(f"--lr must be a finite number > 0, got {args.lr}")
     if args.time_budget is not None and args.time_budget < 0:
-        raise UserError("--time-budget must be >= 0 minutes")
+        raise InputError("--time-budget must be >= 0 minutes")
     torch.set_num_threads(args.threads)
     graph = load_graph(args.model)
     if graph.is_quantized:
@@ -72,13 +72,13 @@ def run(args: argparse.Namespace) -> int:
         )
     task_name = args.task or graph.meta.extra.get("task_name")
     if not task_name:
-        raise UserError(f"{args.model} names no task; pass --task")
+        raise InputError(f"{args.model} names no task; pass --task")
     task = T.load_task(
         task_name, args.data_root, graph.meta.extra.get("train_options"), args.seed, args.patch
     )
     m = 1 << int(graph.meta.extra.get("unet_config", {}).get("depth", 0))
     if task.patch % m:
-        raise UserError(f"patch {task.patch} must divide by 2^depth = {m}; pass --patch")
+        raise InputError(f"patch {task.patch} must divide by 2^depth = {m}; pass --patch")
     cfg = FinetuneConfig(
         timesteps=args.timesteps,
         steps=args.steps,

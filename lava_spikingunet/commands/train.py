@@ -87,36 +87,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lava_spikingunet.errors import UserError
+    from lava_spikingunet.errors import InputError
     from lava_spikingunet.training import TrainOptions, get_task, train
 
     get_task(args.task)
     if args.resume and args.overwrite:
-        raise UserError("--resume and --overwrite exclude each other")
+        raise InputError("--resume and --overwrite exclude each other")
     if args.activation == "ilif":
         from lava_spikingunet.ann.ilif import levels_to_thresholds
 
         try:
             levels_to_thresholds(args.levels)
         except ValueError as exc:
-            raise UserError(str(exc)) from exc
+            raise InputError(str(exc)) from exc
     if not args.sparsity >= 0:
-        raise UserError(f"--sparsity must be >= 0, got {args.sparsity}")
+        raise InputError(f"--sparsity must be >= 0, got {args.sparsity}")
     import math
 
     if not (math.isfinite(args.lr) and args.lr > 0):
-        raise UserError(f"--lr must be a finite number > 0, got {args.lr}")
+        raise InputError(f"--lr must be a finite number > 0, got {args.lr}")
     if args.time_budget is not None and not (
         math.isfinite(args.time_budget) and args.time_budget > 0
     ):
-        raise UserError(
+        raise InputError(
             f"--time-budget must be a finite number of minutes > 0, got {args.time_budget}"
         )
     if args.warmup < 0:
-        raise UserError(f"--warmup must be >= 0, got {args.warmup}")
+        raise InputError(f"--warmup must be >= 0, got {args.warmup}")
     for name in ("steps", "batch", "width", "depth", "eval_every", "checkpoint_every"):
         if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be >= 1")
+            raise InputError(f"--{name.replace('_', '-')} must be >= 1")
     options = TrainOptions(
         task=args.task,
         width=args.width,

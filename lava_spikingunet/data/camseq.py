@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 from lava_spikingunet.data.augment import ENDLESS, IndexSeededDataset, random_crop_origin
 from lava_spikingunet.data.imageio import read_image, read_label, to_float
 from lava_spikingunet.data.paths import list_files, resolve_data_root
-from lava_spikingunet.errors import UserError
+from lava_spikingunet.errors import InputError
 
 LAYOUT = """\
   <data-root>/segmentation/camseq01/images/0016E5_07959.png ...  (RGB)
@@ -55,24 +55,24 @@ class CamSeqSplit(Dataset):
         cls, data_root: str | Path | None, split: str, num_test: int = NUM_TEST
     ) -> CamSeqSplit:
         if split not in SPLITS:
-            raise UserError(f"CamSeq01 split must be one of {SPLITS}, got {split!r}")
+            raise InputError(f"CamSeq01 split must be one of {SPLITS}, got {split!r}")
         base = resolve_data_root(data_root) / "segmentation" / "camseq01"
         images = list_files(base / "images", (".png",), LAYOUT)
         labels = {p.name: p for p in list_files(base / "labels", (".png",), LAYOUT)}
         missing = [p.name for p in images if p.name not in labels]
         if missing:
-            raise UserError(f"CamSeq01: no label for {missing[0]}; expected layout:\n{LAYOUT}")
+            raise InputError(f"CamSeq01: no label for {missing[0]}; expected layout:\n{LAYOUT}")
         if split != "all" and not 0 < num_test < len(images):
-            raise UserError(f"CamSeq01: cannot hold out {num_test} of {len(images)} frames")
+            raise InputError(f"CamSeq01: cannot hold out {num_test} of {len(images)} frames")
         cut = len(images) - num_test
         chosen = {"train": images[:cut], "test": images[cut:], "all": images}[split]
         imgs = [read_image(p, "RGB") for p in chosen]
         labs = [read_label(labels[p.name]) for p in chosen]
         for p, im, lab in zip(chosen, imgs, labs, strict=True):
             if im.shape[:2] != lab.shape:
-                raise UserError(f"CamSeq01 {p.name}: image {im.shape[:2]} vs label {lab.shape}")
+                raise InputError(f"CamSeq01 {p.name}: image {im.shape[:2]} vs label {lab.shape}")
             if lab.min() < 0 or lab.max() > VOID:
-                raise UserError(f"CamSeq01 {p.name}: labels outside 0..{VOID}")
+                raise InputError(f"CamSeq01 {p.name}: labels outside 0..{VOID}")
         return cls(imgs, labs, [p.name for p in chosen])
 
     def eval_items(self, limit: int | None = None):

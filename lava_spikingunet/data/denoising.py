@@ -24,7 +24,7 @@ from lava_spikingunet.data.augment import (
 )
 from lava_spikingunet.data.imageio import read_image, to_float
 from lava_spikingunet.data.paths import list_files, resolve_data_root
-from lava_spikingunet.errors import UserError
+from lava_spikingunet.errors import InputError
 
 LAYOUT = """\
   <data-root>/denoising/train400/*.png   400 grey 180x180 (DnCNN Train400)
@@ -54,7 +54,7 @@ def add_noise(clean: np.ndarray, sigma: float, rng: np.random.Generator) -> np.n
 def load_set(name: str, data_root: str | Path | None = None) -> tuple[list[np.ndarray], list[str]]:
     """uint8 images (HxW grey or HxWx3 colour) and file names of a published set."""
     if name not in SETS:
-        raise UserError(f"unknown denoising set {name!r}; known: {', '.join(SETS)}")
+        raise InputError(f"unknown denoising set {name!r}; known: {', '.join(SETS)}")
     folder = resolve_data_root(data_root) / "denoising" / name
     files = list_files(folder, SETS[name], LAYOUT)
     mode = "RGB" if COLOUR[name] else "L"
@@ -78,10 +78,10 @@ class DenoisePatches(IndexSeededDataset):
     ) -> None:
         super().__init__(seed, length)
         if not images:
-            raise UserError("no training images")
+            raise InputError("no training images")
         small = [im.shape[:2] for im in images if min(im.shape[:2]) < patch]
         if small:
-            raise UserError(f"patch {patch} is larger than image(s) of size {small[0]}")
+            raise InputError(f"patch {patch} is larger than image(s) of size {small[0]}")
         self.images = images
         self.patch = int(patch)
         self.sigma_range = (float(sigma_range[0]), float(sigma_range[1]))

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 from lava_spikingunet.data.augment import ENDLESS, IndexSeededDataset, random_crop_origin
 from lava_spikingunet.data.imageio import read_image
 from lava_spikingunet.data.paths import list_files, resolve_data_root
-from lava_spikingunet.errors import UserError
+from lava_spikingunet.errors import InputError
 
 LAYOUT = """\
   <data-root>/segmentation/drive/training/images/21_training.tif ... 40_training.tif
@@ -89,14 +89,14 @@ class DriveSplit(Dataset):
     @classmethod
     def load(cls, data_root: str | Path | None, split: str) -> DriveSplit:
         if split not in SPLITS:
-            raise UserError(f"DRIVE split must be one of {SPLITS}, got {split!r}")
+            raise InputError(f"DRIVE split must be one of {SPLITS}, got {split!r}")
         base = resolve_data_root(data_root) / "segmentation" / "drive" / split
         images = list_files(base / "images", (".tif", ".tiff"), LAYOUT)
         manual = {_stem_id(p): p for p in list_files(base / "1st_manual", (".gif",), LAYOUT)}
         masks = {_stem_id(p): p for p in list_files(base / "mask", (".gif",), LAYOUT)}
         missing = [p.name for p in images if _stem_id(p) not in manual or _stem_id(p) not in masks]
         if missing:
-            raise UserError(
+            raise InputError(
                 f"DRIVE {split}: no 1st_manual or mask file for {missing[0]}; expected layout:\n"
                 + LAYOUT
             )
@@ -105,7 +105,7 @@ class DriveSplit(Dataset):
         fov = [read_image(masks[_stem_id(p)], "L") > 127 for p in images]
         for p, im, v, m in zip(images, rgb, vessels, fov, strict=True):
             if not im.shape[:2] == v.shape == m.shape:
-                raise UserError(f"DRIVE {p.name}: image, manual and mask sizes differ")
+                raise InputError(f"DRIVE {p.name}: image, manual and mask sizes differ")
         return cls(preprocess(rgb), vessels, fov, [p.name for p in images])
 
     def eval_items(self, limit: int | None = None):

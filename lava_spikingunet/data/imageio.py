@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lava_spikingunet.errors import UserError
+from lava_spikingunet.errors import InputError
 
 #: Largest image read (pixels): 8192 x 8192. Pillow's own decompression-bomb guard
 #: only warns below 2x its limit; past this the file is refused by name before decoding.
@@ -24,7 +24,7 @@ def _open_checked(path: Path):
     w, h = im.size
     if w * h > MAX_IMAGE_PIXELS:
         im.close()
-        raise UserError(
+        raise InputError(
             f"image {path} is {w}x{h} pixels, more than the {MAX_IMAGE_PIXELS} this reads "
             "(8192 x 8192); crop or downscale it first"
         )
@@ -50,21 +50,21 @@ def read_image(path: Path, mode: str) -> np.ndarray:
                     return np.repeat(grey[..., None], 3, axis=2)
                 return np.asarray(im.convert(mode), dtype=np.uint8).copy()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise UserError(f"image {path} refused as a decompression bomb: {exc}") from None
+        raise InputError(f"image {path} refused as a decompression bomb: {exc}") from None
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
-        raise UserError(f"cannot read image {path}: {exc}") from exc
+        raise InputError(f"cannot read image {path}: {exc}") from exc
 
 
 def _wide_to_uint8(path: Path, arr: np.ndarray) -> np.ndarray:
     """A 16-bit (or 32-bit holding 16-bit values) grey image as uint8, ``round(v / 257)``."""
     if arr.dtype.kind == "f":
-        raise UserError(
+        raise InputError(
             f"image {path} holds floating-point pixels; save it as an 8- or 16-bit image, "
             "or as a .npy in [0, 1]"
         )
     arr = arr.astype(np.int64)
     if arr.size and (arr.min() < 0 or arr.max() > 65535):
-        raise UserError(
+        raise InputError(
             f"image {path} holds values outside 0..65535; save it as an 8- or 16-bit image"
         )
     return np.rint(arr / 257.0).astype(np.uint8)
@@ -80,9 +80,9 @@ def read_label(path: Path) -> np.ndarray:
                 im = im.convert("L")
             return np.asarray(im).astype(np.int64)
     except (Image.DecompressionBombError, ValueError, SyntaxError) as exc:
-        raise UserError(f"cannot read label image {path}: {exc}") from exc
+        raise InputError(f"cannot read label image {path}: {exc}") from exc
     except (OSError, UnidentifiedImageError) as exc:
-        raise UserError(f"cannot read label image {path}: {exc}") from exc
+        raise InputError(f"cannot read label image {path}: {exc}") from exc
 
 
 def to_float(image: np.ndarray) -> np.ndarray:
@@ -101,14 +101,14 @@ def load_npy(path: Path) -> np.ndarray:
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
-        raise UserError(f"{path}: cannot read the array ({exc})") from None
+        raise InputError(f"{path}: cannot read the array ({exc})") from None
     if not isinstance(arr, np.ndarray):
-        raise UserError(f"{path}: expected one array, got {type(arr).__name__}")
+        raise InputError(f"{path}: expected one array, got {type(arr).__name__}")
     return arr
 
 
 def frames_from_array(arr, path: Path) -> np.ndarray:
-    """Frames given as an array (``(..., H, W)``) as float64 in [0, 1], or a UserError.
+    """Frames given as an array (``(..., H, W)``) as float64 in [0, 1], or a InputError.
 
     Float arrays are taken as [0, 1] (values in [-1, 2] pass, for noisy inputs); uint8 is
     divided by 255 and uint16 by 65535; other integers, booleans, complex or non-finite
@@ -116,13 +116,13 @@ def frames_from_array(arr, path: Path) -> np.ndarray:
     """
     arr = np.asarray(arr) if not isinstance(arr, np.ndarray) else arr
     if arr.dtype.kind == "c":
-        raise UserError(f"{path}: complex values (dtype {arr.dtype}); frames are real in [0, 1]")
+        raise InputError(f"{path}: complex values (dtype {arr.dtype}); frames are real in [0, 1]")
     if arr.dtype.kind not in "fiub":
-        raise UserError(f"{path}: not a numeric array (dtype {arr.dtype})")
+        raise InputError(f"{path}: not a numeric array (dtype {arr.dtype})")
     if arr.size == 0 or 0 in arr.shape:
-        raise UserError(f"{path}: the array is empty (shape {arr.shape})")
+        raise InputError(f"{path}: the array is empty (shape {arr.shape})")
     if arr.ndim >= 2 and arr.shape[-1] * arr.shape[-2] > MAX_IMAGE_PIXELS:
-        raise UserError(
+        raise InputError(
             f"{path}: frames of {arr.shape[-2]}x{arr.shape[-1]} pixels, more than the "
             f"{MAX_IMAGE_PIXELS} this reads (8192 x 8192)"
         )
@@ -133,7 +133,7 @@ def frames_from_array(arr, path: Path) -> np.ndarray:
     if arr.dtype.kind in "iub":
         lo, hi = int(arr.min()), int(arr.max())
         if lo < 0 or hi > 1:
-            raise UserError(
+            raise InputError(
                 f"{path}: integer array ({arr.dtype}) with values {lo}..{hi}; give float "
                 "values in [0, 1], or uint8 (0..255) / uint16 (0..65535)"
             )
@@ -141,11 +141,11 @@ def frames_from_array(arr, path: Path) -> np.ndarray:
     with np.errstate(all="ignore"):
         out = np.array(arr, dtype=np.float64)  # a copy: never the read-only memory map
     if not np.all(np.isfinite(out)):
-        raise UserError(f"{path}: the frames contain NaN or infinite values")
+        raise InputError(f"{path}: the frames contain NaN or infinite values")
     lo, hi = float(out.min()), float(out.max())
     if lo < FLOAT_RANGE[0] or hi > FLOAT_RANGE[1]:
         hint = "; it looks like 0..255: divide by 255" if 1.5 < hi <= 255.0 and lo >= -1 else ""
-        raise UserError(
+        raise InputError(
             f"{path}: float values {lo:.3g}..{hi:.3g}, but frames are in [0, 1] "
             f"(at most [{FLOAT_RANGE[0]:g}, {FLOAT_RANGE[1]:g}] is accepted){hint}"
         )

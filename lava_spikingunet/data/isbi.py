@@ -22,7 +22,7 @@ from lava_spikingunet.data.augment import (
 )
 from lava_spikingunet.data.imageio import read_image, to_float
 from lava_spikingunet.data.paths import list_files, resolve_data_root
-from lava_spikingunet.errors import UserError
+from lava_spikingunet.errors import InputError
 
 LAYOUT = """\
   <data-root>/segmentation/isbi2012/train/image/0.png ... 29.png  (grey 512x512)
@@ -38,7 +38,7 @@ def _slice_index(path: Path) -> int:
         return int(path.stem)
     except ValueError:
         msg = f"ISBI-2012 file {path} is not named <slice>.png; layout:\n{LAYOUT}"
-        raise UserError(msg) from None
+        raise InputError(msg) from None
 
 
 @dataclass
@@ -62,22 +62,22 @@ class IsbiSplit(Dataset):
     @classmethod
     def load(cls, data_root: str | Path | None, split: str, test_slices=TEST_SLICES) -> IsbiSplit:
         if split not in SPLITS:
-            raise UserError(f"ISBI-2012 split must be one of {SPLITS}, got {split!r}")
+            raise InputError(f"ISBI-2012 split must be one of {SPLITS}, got {split!r}")
         base = resolve_data_root(data_root) / "segmentation" / "isbi2012" / "train"
         images = {_slice_index(p): p for p in list_files(base / "image", (".png", ".tif"), LAYOUT)}
         labels = {_slice_index(p): p for p in list_files(base / "label", (".png", ".tif"), LAYOUT)}
         if set(images) != set(labels):
             odd = sorted(set(images) ^ set(labels))
-            raise UserError(f"ISBI-2012: slices {odd} lack an image or a label; layout:\n{LAYOUT}")
+            raise InputError(f"ISBI-2012: slices {odd} lack an image or a label; layout:\n{LAYOUT}")
         test = set(test_slices)
         if split != "all" and not test <= set(images):
-            raise UserError(f"ISBI-2012: held-out slices {sorted(test)} are not all present")
+            raise InputError(f"ISBI-2012: held-out slices {sorted(test)} are not all present")
         keep = sorted(s for s in images if split == "all" or (s in test) == (split == "test"))
         imgs = [read_image(images[s], "L") for s in keep]
         mems = [read_image(labels[s], "L") < 128 for s in keep]
         for s, a, b in zip(keep, imgs, mems, strict=True):
             if a.shape != b.shape:
-                raise UserError(f"ISBI-2012 slice {s}: image {a.shape} vs label {b.shape}")
+                raise InputError(f"ISBI-2012 slice {s}: image {a.shape} vs label {b.shape}")
         return cls(imgs, mems, keep)
 
     def eval_items(self, limit: int | None = None):

@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from lava_spikingunet.errors import UserError
+from lava_spikingunet.errors import InputError
 
 #: Environment variable that overrides the default data root.
 DATA_ROOT_ENV = "SPIKINGUNET_DATA_ROOT"
@@ -25,22 +25,22 @@ def default_data_root() -> Path | None:
 
 
 def resolve_data_root(root: str | os.PathLike | None) -> Path:
-    """``root`` if given, else :func:`default_data_root`; a UserError if neither exists."""
+    """``root`` if given, else :func:`default_data_root`; a InputError if neither exists."""
     path = Path(root) if root is not None else default_data_root()
     if path is None:
-        raise UserError(
+        raise InputError(
             "no data root given and ../shared/datasets does not exist; pass --data-root "
             f"(or set ${DATA_ROOT_ENV}) to the folder that holds denoising/ and segmentation/"
         )
     if not path.is_dir():
-        raise UserError(f"data root {path} is not a folder")
+        raise InputError(f"data root {path} is not a folder")
     return path
 
 
 def require_dir(path: Path, layout: str) -> Path:
-    """``path`` if it is a folder, else a UserError that shows the expected ``layout``."""
+    """``path`` if it is a folder, else a InputError that shows the expected ``layout``."""
     if not path.is_dir():
-        raise UserError(f"missing folder {path}; expected layout:\n{layout}")
+        raise InputError(f"missing folder {path}; expected layout:\n{layout}")
     return path
 
 
@@ -54,5 +54,5 @@ def list_files(folder: Path, suffixes: tuple[str, ...], layout: str) -> list[Pat
     require_dir(folder, layout)
     files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes]
     if not files:
-        raise UserError(f"no {'/'.join(suffixes)} files in {folder}; expected layout:\n{layout}")
+        raise InputError(f"no {'/'.join(suffixes)} files in {folder}; expected layout:\n{layout}")
     return sorted(files, key=natural_key)

@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 
 from lava_spikingunet.backends.netx import schema as S
-from lava_spikingunet.errors import UserError
+from lava_spikingunet.errors import InputError, UnsupportedModelError
 from lava_spikingunet.fileio import atomic_path, check_writable
 from lava_spikingunet.fixed_point.state import LEGACY_KEY
 from lava_spikingunet.graph.dispatch import EdgeTable
@@ -64,7 +64,7 @@ def _resolve_profile(graph: SpikingGraph, profile: Any) -> Any:
     if profile is None:
         profile = graph.meta.extra.get("hw_profile")
     if profile is None:
-        raise UserError(
+        raise InputError(
             "export_netx needs the hardware profile the graph was quantized for: pass "
             "profile=<name in hw_profiles/ or HardwareProfile> or set "
             "graph.meta.extra['hw_profile']"
@@ -74,27 +74,27 @@ def _resolve_profile(graph: SpikingGraph, profile: Any) -> Any:
 
         profile = load_profile(profile)
     if not all(hasattr(profile, a) for a in ("name", "weights", "neuron", "as_dict")):
-        raise UserError(f"not a hardware profile: {profile!r} (give a name or HardwareProfile)")
+        raise InputError(f"not a hardware profile: {profile!r} (give a name or HardwareProfile)")
     return profile
 
 
 def plan_layers(graph: SpikingGraph) -> list[LayerPlan]:
-    """Layer list of ``graph``; UserError for a graph the format cannot hold."""
+    """Layer list of ``graph``; UnsupportedModelError for a graph the format cannot hold."""
     try:
         graph.validate()
     except ValueError as exc:
-        raise UserError(f"cannot export an invalid graph: {exc}") from exc
+        raise UnsupportedModelError(f"cannot export an invalid graph: {exc}") from exc
     order = graph.order()
     inp = graph.input_name
     outs = graph.successors(inp)
     if len(outs) != 1:
-        raise UserError(
+        raise UnsupportedModelError(
             f"input {inp!r} feeds {len(outs)} nodes; the netx input layer holds exactly one "
             "static conv into one neuron layer"
         )
     first = outs[0]
     if graph.in_degree(first) != 1 or not isinstance(graph.node(first), NeuronNode):
-        raise UserError(
+        raise UnsupportedModelError(
             f"node {first!r} must be a neuron layer fed by the static input only "
             "(it forms the netx input layer with the input)"
         )
@@ -109,7 +109,7 @@ def plan_layers(graph: SpikingGraph) -> list[LayerPlan]:
             joinable = kinds == {S.CONV}
             geo = {(e.kernel_size, e.stride, e.padding) for _, e in ins} if joinable else set()
             if len(geo) != 1:
-                raise UserError(
+                raise UnsupportedModelError(
                     f"node {n!r} joins {len(ins)} inputs of kinds "
                     f"{sorted({type(e).__name__ for _, e in ins})}; the netx format joins "
                     "only conv edges of equal kernel, stride and padding"
@@ -313,7 +313,7 @@ def _write_meta(
         strings["extra_meta"] = S.to_json(extra_meta or {}, "extra_meta")
         strings["hw_profile_json"] = S.to_json(profile.as_dict(), "profile")
     except S.SchemaError as exc:
-        raise UserError(f"cannot export: {exc}") from exc
+        raise UnsupportedModelError(f"cannot export: {exc}") from exc
     for key, text in strings.items():
         a.create(key, S.bytes_scalar(text))
     for key, value in ints.items():
@@ -345,7 +345,7 @@ def export_netx(
     check_lava_supported(graph)
     form = graph.meta.neuron_form if neuron_form is None else neuron_form
     if form not in S.NEURON_FORMS:
-        raise UserError(f"neuron_form must be one of {S.NEURON_FORMS}, got {form!r}")
+        raise InputError(f"neuron_form must be one of {S.NEURON_FORMS}, got {form!r}")
     profile = _resolve_profile(graph, profile)
     plan = plan_layers(graph)
     check_quantized(graph, profile, form)

@@ -1,7 +1,7 @@
 """Read a netx HDF5 file written by :func:`export_netx` back into a :class:`SpikingGraph`.
 
 The file alone defines the graph: every field is read and checked (``docs/netx_schema.md``).
-Any problem raises :class:`UserError` naming the layer and field. Traversal and the
+Any problem raises :class:`InputError` naming the layer and field. Traversal and the
 string/integer fields netx defines go through netx's own :class:`NetDict`; our float
 fields are read raw because ``NetDict`` casts ``weight``/``bias`` to int.
 """
@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 
 from lava_spikingunet.backends.netx import schema as S
-from lava_spikingunet.errors import UserError
+from lava_spikingunet.errors import InputError, SpikingUNetError
 from lava_spikingunet.fixed_point.state import migrate_meta
 from lava_spikingunet.graph.ir import (
     AvgPoolEdge,
@@ -551,11 +551,13 @@ class _Builder:
 
 def _open(path: Path) -> h5py.File:
     if not path.is_file():
-        raise UserError(f"{path}: no such file (expected a netx HDF5 Spiking-UNet)")
+        raise InputError(f"{path}: no such file (expected a netx HDF5 Spiking-UNet)")
     try:
         return h5py.File(path, "r")
     except Exception as exc:  # noqa: BLE001 - h5py raises OSError and others
-        raise UserError(f"{path}: not a readable HDF5 file (truncated or corrupt?): {exc}") from exc
+        raise InputError(
+            f"{path}: not a readable HDF5 file (truncated or corrupt?): {exc}"
+        ) from exc
 
 
 def read_netx(path: str | os.PathLike) -> tuple[SpikingGraph, NetxInfo]:
@@ -564,20 +566,20 @@ def read_netx(path: str | os.PathLike) -> tuple[SpikingGraph, NetxInfo]:
     f = _open(path)
     try:
         if S.META not in f or not isinstance(f[S.META], h5py.Group):
-            raise UserError(f"{path}: not a lava-spikingunet netx file (no {S.META!r} group)")
+            raise InputError(f"{path}: not a lava-spikingunet netx file (no {S.META!r} group)")
         a = f[S.META].attrs
         fmt = S.decode_str(a["format"]) if "format" in a else None
         if fmt != S.FORMAT:
-            raise UserError(f"{path}: format {fmt!r}, expected {S.FORMAT!r}")
+            raise InputError(f"{path}: format {fmt!r}, expected {S.FORMAT!r}")
         version = _attr(a, "version", "int")
         if version != S.VERSION:
-            raise UserError(
+            raise InputError(
                 f"{path}: format version {version}, this loader reads version {S.VERSION}"
             )
         stored = _attr(a, S.CHECKSUM_ATTR, "str")
         S.check_declared_sizes(f)  # before the checksum reads any data
         if S.checksum(f) != stored:
-            raise UserError(
+            raise InputError(
                 f"{path}: checksum mismatch: the layer data was modified or corrupted after export"
             )
         info, extra = _read_info(f, stored)
@@ -585,11 +587,11 @@ def read_netx(path: str | os.PathLike) -> tuple[SpikingGraph, NetxInfo]:
         check_lava_supported(graph, str(path))
         return graph, info
     except S.SchemaError as exc:
-        raise UserError(f"{path}: {exc}") from exc
-    except UserError:
+        raise InputError(f"{path}: {exc}") from exc
+    except SpikingUNetError:
         raise
     except (OSError, RuntimeError, KeyError) as exc:
-        raise UserError(
+        raise InputError(
             f"{path}: unreadable HDF5 data (truncated or corrupt file?): "
             f"{type(exc).__name__}: {exc}"
         ) from exc

@@ -65,7 +65,7 @@ _ARRAY_TAG = "__ndarray__"
 
 
 class SchemaError(ValueError):
-    """A file that does not follow the schema; the loader turns it into a UserError."""
+    """A file that does not follow the schema; the loader turns it into a InputError."""
 
 
 def signed_range(bits: int) -> tuple[int, int]:
