@@ -55,6 +55,8 @@ if str(REPO) not in sys.path:  # also runnable as a plain script
 
 RESULTS = REPO / "benchmarks" / "results"
 ROWS = ("grey-64", "grey-128", "grey-256", "grey-512", "drive-full", "paper-64")
+#: Run order: the targets first (results are written after every row).
+RUN_ORDER = ("grey-512", "drive-full", "paper-64", "grey-256", "grey-128", "grey-64")
 KEYS = (
     "frame",
     "form",
@@ -271,12 +273,28 @@ def write_png(doc: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _write_all(args: argparse.Namespace, rows: dict) -> None:
+    from lava_spikingunet.fileio import write_text_atomic
+
+    doc = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared)",
+        "threads": args.threads,
+        "keys": list(KEYS),
+        "rows": [rows[n] for n in ROWS if n in rows],
+    }
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(args.out_dir / "scale.json", json.dumps(doc, indent=1), overwrite=True)
+    write_md(doc, args.out_dir / "scale.md")
+    write_png(doc, args.out_dir / "scale.png")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS)
+    ap.add_argument("--rows", nargs="+", default=list(RUN_ORDER), choices=ROWS)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tile", default=None, help="tile every row (HxW); default: when needed")
     ap.add_argument("--out-dir", type=Path, default=RESULTS)
+    ap.add_argument("--row-timeout", type=float, default=1200.0, help="seconds per row")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # child: one row, JSON out
     args = ap.parse_args(argv)
     if args.one:
@@ -288,12 +306,19 @@ def main(argv: list[str] | None = None) -> int:
     old_path = args.out_dir / "scale.json"
     if old_path.is_file():  # rows not re-run are kept
         old = {r["row"]: r for r in json.loads(old_path.read_text()).get("rows", [])}
-    rows = []
     for i, name in enumerate(args.rows, 1):
         log(f"[{i}/{len(args.rows)}] {name}")
         cmd = [sys.executable, "-m", "benchmarks.scale", "--one", name]
         cmd += ["--threads", str(args.threads)] + (["--tile", args.tile] if args.tile else [])
-        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+        try:
+            proc = subprocess.run(
+                cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=args.row_timeout
+            )
+        except subprocess.TimeoutExpired:  # the child is killed; its workers die with it
+            old[name] = {"row": name, "error": f"no result within {args.row_timeout} s"}
+            log(f"  failed: timeout {args.row_timeout} s")
+            _write_all(args, old)
+            continue
         found = [ln for ln in proc.stdout.splitlines() if ln.startswith("ROW ")]
         for ln in proc.stdout.splitlines():
             if not ln.startswith("ROW "):
@@ -304,20 +329,7 @@ def main(argv: list[str] | None = None) -> int:
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             old[name] = {"row": name, "error": f"exit {proc.returncode}: {tail[:200]}"}
             log(f"  failed: {tail}")
-        rows.append(name)
-    ordered = [old[n] for n in ROWS if n in old]
-    doc = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared)",
-        "threads": args.threads,
-        "keys": list(KEYS),
-        "rows": ordered,
-    }
-    from lava_spikingunet.fileio import write_text_atomic
-
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out_dir / "scale.json", json.dumps(doc, indent=1), overwrite=True)
-    write_md(doc, args.out_dir / "scale.md")
-    write_png(doc, args.out_dir / "scale.png")
+        _write_all(args, old)  # after every row: a long run that is cut keeps what it has
     log(f"wrote {args.out_dir / 'scale.json'} (.md, .png)")
     return 0
 
