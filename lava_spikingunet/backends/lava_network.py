@@ -226,6 +226,26 @@ def build(
     return _Built(readout, all_procs, probes, n_thr)
 
 
+def _compile(root, run_cfg, channel_depth: int):
+    """Lava's compile, with bytecode caching on while it runs.
+
+    Lava's model discovery executes every module of a process's folder once per process
+    (49 times for a depth-3 U-Net). Without cached bytecode (``PYTHONDONTWRITEBYTECODE``)
+    each is compiled from source every time: 9.5 s instead of 1.9 s for the shipped
+    denoiser's network. The caches are written once, next to the sources.
+    """
+    import sys
+
+    from lava_spikingunet.backends.lava.channels import compile_config
+
+    old = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False
+    try:
+        return root.compile(run_cfg, compile_config(channel_depth))
+    finally:
+        sys.dont_write_bytecode = old
+
+
 def run_lava(
     graph: SpikingGraph,
     current: np.ndarray,
@@ -254,11 +274,7 @@ def run_lava(
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
 
-    from lava_spikingunet.backends.lava.channels import (
-        DATA_CHANNEL_DEPTH,
-        compile_config,
-        set_channel_depths,
-    )
+    from lava_spikingunet.backends.lava.channels import DATA_CHANNEL_DEPTH, set_channel_depths
 
     channel_depth = DATA_CHANNEL_DEPTH if channel_depth is None else int(channel_depth)
 
@@ -274,8 +290,8 @@ def run_lava(
         built = build(graph, current, form, names, probe_dir=probes_at)
         t0 = time.perf_counter()
         with lava_session(built.root, timeout=timeout):
-            executable = built.root.compile(
-                run_cfg or Loihi2SimCfg(select_tag="fixed_pt"), compile_config(channel_depth)
+            executable = _compile(
+                built.root, run_cfg or Loihi2SimCfg(select_tag="fixed_pt"), channel_depth
             )
             set_channel_depths(executable, channel_depth)
             if on_compiled is not None:

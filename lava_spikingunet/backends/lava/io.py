@@ -32,6 +32,7 @@ from lava_spikingunet.backends.lava._common import (
     per_channel,
     probe_params,
     record_shape,
+    recv_into,
     sat_bounds,
     write_probe,
 )
@@ -159,10 +160,16 @@ class _ReadoutModel(PyLoihiProcessModel):
         t = frame_step(self.time_step, p["frame_len"])
         if p["frame_len"] and t == 0:
             self.acc[:] = 0
-        cur = self.a_in.recv()
+        cur = self.__dict__.get("_cur")
+        if cur is None:
+            cur = self.__dict__["_cur"] = np.empty(self.acc.shape, dtype=self.acc.dtype)
+        recv_into(self.a_in, cur)  # in place: no whole-frame temporaries per step
         if p["start"] <= t < p["start"] + p["steps"]:
-            acc = self.acc + cur + self.bias
-            self.acc[:] = acc if self.FLOAT else np.clip(acc, *sat_bounds(p["acc_bits"]))
+            acc = self.acc
+            acc += cur
+            acc += self.bias
+            if not self.FLOAT:
+                np.clip(acc, *sat_bounds(p["acc_bits"]), out=acc)
             f = frame_index(self.time_step, p["frame_len"])
             if t == p["start"] + p["steps"] - 1:
                 if f < p["record_frames"]:

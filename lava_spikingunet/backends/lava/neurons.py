@@ -48,6 +48,7 @@ from lava_spikingunet.backends.lava._common import (
     per_channel,
     probe_params,
     record_shape,
+    recv_into,
     sat_bounds,
     write_probe,
 )
@@ -278,25 +279,46 @@ def stage_probe_path(probe_path: str | None, i: int) -> str | None:
 class _MTNeuronModel(PyLoihiProcessModel):
     FLOAT = False
 
+    def _scratch(self, name: str, like: np.ndarray, dtype=None) -> np.ndarray:
+        """A buffer kept across steps (a fresh whole-layer array every step costs page
+        faults that outweigh the arithmetic on large frames)."""
+        buf = self.__dict__.get(name)
+        if buf is None:
+            buf = np.empty(like.shape, dtype=dtype or like.dtype)
+            self.__dict__[name] = buf
+        return buf
+
     def run_spk(self) -> None:
         p = self.proc_params
         t = frame_step(self.time_step, p["frame_len"])
-        v = self.v  # updated in place (65k neurons: every temporary costs)
+        v = self.v  # updated in place: every whole-layer temporary costs
         if p["frame_len"] and t == 0:
             v[:] = 0
-        v += self.a_in.recv()
+        recv_into(self.a_in, v, add=True)
         if _bias_on(t, p["start"], p["steps"]):
             v += self.bias
         theta, kmax = p["theta_unit_int"], (1 << p["n_thresholds"]) - 1
         sh = theta.bit_length() - 1
+        pow2 = theta == 1 << sh and not self.FLOAT
         if self.FLOAT:
             k = np.floor(v / theta)
         else:
             np.clip(v, *sat_bounds(p["v_bits"]), out=v)
-            k = v >> sh if theta == 1 << sh else v // theta  # floor division
+            k = self._scratch("_k", v)
+            if pow2:
+                np.right_shift(v, sh, out=k)
+            else:
+                np.floor_divide(v, theta, out=k)
         np.clip(k, 0, kmax, out=k)
-        v -= k << sh if (theta == 1 << sh and not self.FLOAT) else k * theta
-        k = k.astype(np.uint8)  # k < 2^N <= 256: the graded payload is one byte
+        if pow2:
+            kt = self._scratch("_kt", v)
+            np.left_shift(k, sh, out=kt)
+            v -= kt
+        else:
+            v -= k * theta
+        k8 = self._scratch("_k8", v, np.uint8)  # k < 2^N <= 256: the payload is one byte
+        np.copyto(k8, k, casting="unsafe")
+        k = k8
         self._send(k)
         if t < p["record_steps"]:
             self.spikes[t] = k

@@ -105,6 +105,22 @@ def conv_transpose2d_output_shape(
     return out_channels, (h - 1) * sh - 2 * ph + kh + oh, (w - 1) * sw - 2 * pw + kw + ow
 
 
+class _Scratch:
+    """Arrays kept across calls, one per name (re-made when shape or dtype change): a
+    Lava synapse calls its operator every step on the same shapes, and a fresh
+    whole-layer array each time costs page faults that outweigh the arithmetic."""
+
+    def __init__(self) -> None:
+        self._bufs: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype, zero: bool = False) -> np.ndarray:
+        buf = self._bufs.get(name)
+        if buf is None or buf.shape != tuple(shape) or buf.dtype != np.dtype(dtype):
+            buf = np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
+            self._bufs[name] = buf
+        return buf
+
+
 class Conv2d:
     """Exact integer 2-D cross-correlation with a fixed weight (PyTorch ``conv2d``, no bias).
 
@@ -119,6 +135,7 @@ class Conv2d:
         weight: np.ndarray,
         stride: int | tuple[int, int] = 1,
         padding: int | tuple[int, int] = 0,
+        reuse: bool = False,
     ) -> None:
         weight = np.asarray(weight)
         if weight.ndim != 4 or not np.issubdtype(weight.dtype, np.integer):
@@ -126,6 +143,7 @@ class Conv2d:
                 f"conv weight must be an integer (C_out, C_in, kh, kw) array, got "
                 f"{weight.dtype} {weight.shape}"
             )
+        self._scratch = _Scratch() if reuse else None
         self.c_out, self.c_in, self.kh, self.kw = weight.shape
         self.stride, self.padding = _pair(stride), _pair(padding)
         self._mat = weight.reshape(self.c_out, -1).astype(np.int64)
@@ -143,6 +161,8 @@ class Conv2d:
             raise ValueError(f"input has {xb.shape[1]} channels, weight expects {self.c_in}")
         (sh, sw), (ph, pw), kh, kw = self.stride, self.padding, self.kh, self.kw
         dtype = exact_dtype(_absmax(xb), self._w_bound)
+        if self._scratch is not None:
+            return self._call_reusing(xb, squeeze, dtype)
         xp = xb.astype(dtype, copy=False)
         if ph or pw:
             xp = np.pad(xp, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
@@ -150,6 +170,27 @@ class Conv2d:
         b, _, ho, wo = win.shape[:4]  # win: (B, C_in, H_out, W_out, kh, kw)
         cols = win.transpose(0, 1, 4, 5, 2, 3).reshape(b, self.c_in * kh * kw, ho * wo)
         y = _to_int64(np.matmul(self._wmat(dtype), cols).reshape(b, self.c_out, ho, wo))
+        return y[0] if squeeze else y
+
+    def _call_reusing(self, xb: np.ndarray, squeeze: bool, dtype: type) -> np.ndarray:
+        """The same computation in buffers kept across calls (the result too: use it
+        before the next call)."""
+        (sh, sw), (ph, pw), kh, kw = self.stride, self.padding, self.kh, self.kw
+        b, c, h, w = xb.shape
+        sc = self._scratch
+        if ph or pw:  # the border is zeroed once and never written
+            xp = sc.get("pad", (b, c, h + 2 * ph, w + 2 * pw), dtype, zero=True)
+            xp[:, :, ph : ph + h, pw : pw + w] = xb
+        else:
+            xp = xb.astype(dtype, copy=False)
+        win = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+        ho, wo = win.shape[2:4]
+        cols = sc.get("cols", (b, c, kh, kw, ho, wo), dtype)
+        np.copyto(cols, win.transpose(0, 1, 4, 5, 2, 3))
+        prod = sc.get("prod", (b, self.c_out, ho * wo), dtype)
+        np.matmul(self._wmat(dtype), cols.reshape(b, c * kh * kw, ho * wo), out=prod)
+        y = sc.get("y", (b, self.c_out, ho, wo), np.int64)
+        np.copyto(y, prod.reshape(b, self.c_out, ho, wo), casting="unsafe")  # exact integers
         return y[0] if squeeze else y
 
 
@@ -192,7 +233,9 @@ class ConvTranspose2d:
         stride: int | tuple[int, int] = 2,
         padding: int | tuple[int, int] = 1,
         output_padding: int | tuple[int, int] = 1,
+        reuse: bool = False,
     ) -> None:
+        self._scratch = _Scratch() if reuse else None
         weight = np.asarray(weight)
         if weight.ndim != 4 or not np.issubdtype(weight.dtype, np.integer):
             raise ValueError(
@@ -222,18 +265,31 @@ class ConvTranspose2d:
             (self.c_in, h, w), self.c_out, (kh, kw), self.stride, self.padding, self.output_padding
         )
         dtype = exact_dtype(_absmax(xb), self._w_bound)
-        cols = np.matmul(self._wmat(dtype), xb.reshape(b, self.c_in, h * w).astype(dtype))
+        sc = self._scratch
+        full_shape = (
+            b, self.c_out, max((h - 1) * sh + kh, ph + ho), max((w - 1) * sw + kw, pw + wo)
+        )  # fmt: skip
+        if sc is None:
+            cols = np.matmul(self._wmat(dtype), xb.reshape(b, self.c_in, h * w).astype(dtype))
+            full = np.zeros(full_shape, dtype=dtype)
+        else:  # buffers kept across calls (the result too: use it before the next call)
+            xin = sc.get("x", (b, self.c_in, h * w), dtype)
+            np.copyto(xin, xb.reshape(b, self.c_in, h * w), casting="unsafe")
+            cols = sc.get("cols", (b, self.c_out * kh * kw, h * w), dtype)
+            np.matmul(self._wmat(dtype), xin, out=cols)
+            full = sc.get("full", full_shape, dtype)
+            full[...] = 0
         cols = cols.reshape(b, self.c_out, kh, kw, h, w)
-        full = np.zeros(
-            (b, self.c_out, max((h - 1) * sh + kh, ph + ho), max((w - 1) * sw + kw, pw + wo)),
-            dtype=dtype,
-        )
         for i in range(kh):
             for j in range(kw):
                 full[:, :, i : i + sh * (h - 1) + 1 : sh, j : j + sw * (w - 1) + 1 : sw] += cols[
                     :, :, i, j
                 ]
-        y = _to_int64(full[:, :, ph : ph + ho, pw : pw + wo])
+        if sc is None:
+            y = _to_int64(full[:, :, ph : ph + ho, pw : pw + wo])
+        else:
+            y = sc.get("y", (b, self.c_out, ho, wo), np.int64)
+            np.copyto(y, full[:, :, ph : ph + ho, pw : pw + wo], casting="unsafe")
         return y[0] if squeeze else y
 
 

@@ -49,6 +49,7 @@ from lava_spikingunet.backends.lava._common import (
     frame_step,
     int_array,
     packed_substeps,
+    recv_into,
     substep_counts,
 )
 from lava_spikingunet.backends.lava.numpy_ops import (
@@ -317,6 +318,7 @@ class AbstractSynapseModel(PyLoihiProcessModel):
         self._ready = False
         self._op: Callable[[np.ndarray], np.ndarray] | None = None
         self._stages: list[tuple[PyInPort, int]] = []
+        self._k_in: np.ndarray | None = None  # the graded input, received in place
 
     def _make_op(self) -> Callable[[np.ndarray], np.ndarray]:
         raise NotImplementedError
@@ -343,7 +345,11 @@ class AbstractSynapseModel(PyLoihiProcessModel):
     def _recv_counts(self) -> np.ndarray | None:
         """The step's input in spike-count units: the graded payload, the stage bits
         weighted by their shifts, and the number of virtual sub-steps that carried a spike."""
-        k = self.s_in.recv() if self._graded else None
+        k = None
+        if self._graded:
+            if self._k_in is None:
+                self._k_in = np.empty(tuple(self.proc_params["in_shape"]), dtype=np.int32)
+            k = recv_into(self.s_in, self._k_in)
         if self._virtual:
             # Accumulate-only: each binary spike adds the source's mantissas once, and the
             # D sub-steps add up into this step's current. Integer addition is associative,
@@ -408,7 +414,7 @@ class _FloatOut:
 class _ConvOp:
     def _make_op(self) -> Callable[[np.ndarray], np.ndarray]:
         p = self.proc_params
-        return Conv2d(self.weight, p["stride"], p["padding"])
+        return Conv2d(self.weight, p["stride"], p["padding"], reuse=True)
 
 
 class _AvgPoolOp:
@@ -420,7 +426,9 @@ class _AvgPoolOp:
 class _ConvTransposeOp:
     def _make_op(self) -> Callable[[np.ndarray], np.ndarray]:
         p = self.proc_params
-        return ConvTranspose2d(self.weight, p["stride"], p["padding"], p["output_padding"])
+        return ConvTranspose2d(
+            self.weight, p["stride"], p["padding"], p["output_padding"], reuse=True
+        )
 
 
 def _models(proc: type, op: type) -> tuple[type, type]:
