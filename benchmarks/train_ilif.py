@@ -170,6 +170,7 @@ def report(runs: Path, out: Path) -> None:
     of every finished I-LIF run on its task's first test frame (denoisers: the 128x128
     centre crop) -> ``out.{json,md}``."""
     from lava_spikingunet.ann.ilif import synop_rates
+    from lava_spikingunet.ann.weight_quant import attach_weight_quant
     from lava_spikingunet.checkpoints import load_unet
     from lava_spikingunet.conversion import tasks as T
     from lava_spikingunet.fileio import write_text_atomic
@@ -180,6 +181,8 @@ def report(runs: Path, out: Path) -> None:
         if fields.get("activation") != "ilif" or not final.is_file():
             continue
         model, meta = load_unet(final)
+        # a weight-aware run is measured as it deploys: with its rounded weights
+        attach_weight_quant(model, fields.get("weight_quant") or None)
         task = T.load_task(task_name, None)
         item = T.test_items(task, 1)[0]
         if task_name.startswith("denoise"):
@@ -195,7 +198,8 @@ def report(runs: Path, out: Path) -> None:
     lines = ["# I-LIF runs (benchmarks/train_ilif.py --report)", "",
              "Test metrics of each finished run (full test split); synops per ANN MAC of "
              "the I-LIF U-Net on the first test frame (denoisers: 128x128 centre crop), "
-             "interior fan-out estimate (`ann.ilif.synop_rates`).", "",
+             "interior fan-out estimate (`ann.ilif.synop_rates`); weight-aware runs "
+             "(`-wq`) with their weights rounded as deployed, as their metrics are.", "",
              "| recipe | D | steps | penalty | metrics | graded | cascade | virtual |",
              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
