@@ -111,8 +111,16 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
     ),  # fmt: skip
     "denoise-grey-ilif-wq-sparse-1e-3": (
         "denoise-grey",
-        dict(_DEN, steps=600, lr=1e-4, warmup=20, weight_quant="loihi2", sparsity=1e-3,
-             sparsity_form="graded", init="checkpoints/denoise-grey-ilif-wq.pt"),
+        dict(
+            _DEN,
+            steps=600,
+            lr=1e-4,
+            warmup=20,
+            weight_quant="loihi2",
+            sparsity=1e-3,
+            sparsity_form="graded",
+            init="checkpoints/denoise-grey-ilif-wq.pt",
+        ),
     ),  # fmt: skip
     "drive-ilif": (
         "drive",
