@@ -7,17 +7,15 @@ deliver in one step (readout scale, exact float dtypes).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from lava_spikingunet.graph.dispatch import EdgeTable
-from lava_spikingunet.graph.ir import (
-    AvgPoolEdge,
-    ConvEdge,
-    ConvTransposeEdge,
-    Edge,
-    NeuronNode,
-    SpikingGraph,
-)
+from lava_spikingunet.graph.ir import AvgPoolEdge, ConvEdge, ConvTransposeEdge, NeuronNode
+
+if TYPE_CHECKING:
+    from lava_spikingunet.graph.ir import Edge, SpikingGraph
 
 __all__ = ["ABS_ROWSUM", "edge_abs_rowsum", "source_max"]
 
