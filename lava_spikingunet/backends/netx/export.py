@@ -18,7 +18,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from lava_spikingunet.backends.netx import schema as S
+import lava_spikingunet.backends.netx.schema as S
 from lava_spikingunet.errors import InputError, UnsupportedModelError
 from lava_spikingunet.fileio import atomic_path, check_writable
 from lava_spikingunet.fixed_point.state import LEGACY_KEY

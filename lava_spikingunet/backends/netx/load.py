@@ -16,7 +16,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from lava_spikingunet.backends.netx import schema as S
+import lava_spikingunet.backends.netx.schema as S
 from lava_spikingunet.errors import InputError, SpikingUNetError
 from lava_spikingunet.fixed_point.state import migrate_meta
 from lava_spikingunet.graph.ir import (
