@@ -22,7 +22,8 @@ How each figure is taken, per row, in one process with torch on ``--threads`` th
   building the processes, Lava's compile, forking the workers, every step, stop; it
   tiles by itself (``tiling.choose_tile``) when the memory estimate says the whole frame
   will not fit, as ``spikingunet simulate --backend lava`` does;
-- ``ratio``: the two, measured in the same process one after the other;
+- ``ratio``: the two, measured in the same process one after the other (Lava first, so
+  that the reference's buffers are not in the memory figures);
 - ``peak_pss_mb``: the largest sum of the proportional set size (``Pss`` of
   ``/proc/<pid>/smaps_rollup``) of the row's process and all its Lava workers, sampled
   every 0.2 s during the Lava run; ``shm_peak_mb``: the largest ``/dev/shm`` use above its
@@ -170,14 +171,15 @@ def run_row(name: str, threads: int, tile: str | None) -> dict:
         est = estimate_lava_memory(sized, form)
         tile_hw = parse_tile(tile) if tile else None
         log(f"{name}: {what}, {form} form, estimate {est.total / MB:.0f} MB")
-        t0 = time.perf_counter()
-        ref = simulate(graph, x, "reference", tile=tile_hw)
-        t_ref = time.perf_counter() - t0
-        log(f"{name}: reference {t_ref:.2f} s")
+        # Lava first: the reference's buffers would otherwise sit in this process's PSS
         with MemoryWatch() as mw:
             t0 = time.perf_counter()
             lava = simulate(graph, x, "lava", tile=tile_hw)  # tiles itself if too big
             t_lava = time.perf_counter() - t0
+        log(f"{name}: lava {t_lava:.2f} s")
+        t0 = time.perf_counter()
+        ref = simulate(graph, x, "reference", tile=tile_hw)
+        t_ref = time.perf_counter() - t0
         ref_acc, lava_acc, tiles = ref.acc, lava.acc, lava.tiles
         tile_hw = lava.tile if lava.tiles > 1 else tile_hw
         exact = bool(np.array_equal(ref_acc, lava_acc))

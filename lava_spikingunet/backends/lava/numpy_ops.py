@@ -148,7 +148,7 @@ class Conv2d:
         self.stride, self.padding = _pair(stride), _pair(padding)
         self._mat = weight.reshape(self.c_out, -1).astype(np.int64)
         self._w_bound = int(np.abs(self._mat).sum(axis=1).max(initial=0))
-        self._cast: dict[type, np.ndarray] = {np.int64: self._mat}
+        self._cast: dict = {np.int64: self._mat}
 
     def _wmat(self, dtype: type) -> np.ndarray:
         if dtype not in self._cast:
@@ -173,8 +173,11 @@ class Conv2d:
         return y[0] if squeeze else y
 
     def _call_reusing(self, xb: np.ndarray, squeeze: bool, dtype: type) -> np.ndarray:
-        """The same computation in buffers kept across calls (the result too: use it
-        before the next call)."""
+        """The same sums, tap by tap, in buffers kept across calls (the result too: use it
+        before the next call): ``y = sum_ij W[:, :, i, j] @ x_shifted(i, j)``. No im2col
+        matrix (``kh * kw`` times the input), only one shifted copy of the input at a
+        time; every partial sum is bounded as in ``__call__``, so the float sums are exact.
+        """
         (sh, sw), (ph, pw), kh, kw = self.stride, self.padding, self.kh, self.kw
         b, c, h, w = xb.shape
         sc = self._scratch
@@ -183,15 +186,31 @@ class Conv2d:
             xp[:, :, ph : ph + h, pw : pw + w] = xb
         else:
             xp = xb.astype(dtype, copy=False)
-        win = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-        ho, wo = win.shape[2:4]
-        cols = sc.get("cols", (b, c, kh, kw, ho, wo), dtype)
-        np.copyto(cols, win.transpose(0, 1, 4, 5, 2, 3))
-        prod = sc.get("prod", (b, self.c_out, ho * wo), dtype)
-        np.matmul(self._wmat(dtype), cols.reshape(b, c * kh * kw, ho * wo), out=prod)
+        ho = (xp.shape[2] - kh) // sh + 1
+        wo = (xp.shape[3] - kw) // sw + 1
+        taps = self._taps(dtype)
+        tap = sc.get("tap", (b, c, ho, wo), dtype)
+        part = sc.get("part", (b, self.c_out, ho * wo), dtype)
+        acc = sc.get("acc", (b, self.c_out, ho * wo), dtype)
+        for t, (i, j) in enumerate((i, j) for i in range(kh) for j in range(kw)):
+            np.copyto(tap, xp[:, :, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw])
+            np.matmul(taps[t], tap.reshape(b, c, ho * wo), out=acc if t == 0 else part)
+            if t:
+                acc += part
         y = sc.get("y", (b, self.c_out, ho, wo), np.int64)
-        np.copyto(y, prod.reshape(b, self.c_out, ho, wo), casting="unsafe")  # exact integers
+        np.copyto(y, acc.reshape(b, self.c_out, ho, wo), casting="unsafe")  # exact integers
         return y[0] if squeeze else y
+
+    def _taps(self, dtype: type) -> list[np.ndarray]:
+        key = ("taps", np.dtype(dtype).str)
+        if key not in self._cast:
+            w = self._mat.reshape(self.c_out, self.c_in, self.kh, self.kw)
+            self._cast[key] = [
+                np.ascontiguousarray(w[:, :, i, j]).astype(dtype)
+                for i in range(self.kh)
+                for j in range(self.kw)
+            ]
+        return self._cast[key]
 
 
 def conv2d(
