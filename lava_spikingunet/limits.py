@@ -114,6 +114,9 @@ LAVA_PROCESS_BYTES = 20 << 20
 LAVA_NEURON_BYTES_PER_ELEMENT = 64
 LAVA_SYNAPSE_OUT_BYTES_PER_ELEMENT = 40
 LAVA_IM2COL_BYTES = 4  # float32 im2col column per input element and kernel tap
+#: Per weight mantissa of a synapse: the process's Var and its init (int64), the model's
+#: int64 matrix and its float copies (paper-size U-Net: 34.5 M weights).
+LAVA_WEIGHT_BYTES = 32
 
 
 def _elements(graph) -> int:
@@ -195,6 +198,7 @@ def estimate_lava_memory(
         procs += 1
         taps = getattr(e, "kernel_size", 1) ** 2  # conv and transposed conv; pooling 1
         private += LAVA_PROCESS_BYTES + n_out * LAVA_SYNAPSE_OUT_BYTES_PER_ELEMENT
+        private += int(np.size(e.weight)) * LAVA_WEIGHT_BYTES
         private += n_in * (taps * LAVA_IM2COL_BYTES + max(0, int(e.delay) - 1))
     private += elems(graph.readout_name) * 3 * 8
     return LavaMemory(int(shm), int(private), procs)
