@@ -1,10 +1,11 @@
-"""Build the shipped models in netx_exports/ with the project's own commands, and their cards.
+"""Build the shipped models in netx_exports/ with the project's Python API, and their cards.
 
-For a trained U-Net in ``checkpoints/<task>.pt`` this runs, through the real CLI:
+For a trained U-Net in ``checkpoints/<task>.pt`` this runs (``import lava_spikingunet as
+lsu``, docs/api.md; each call is recorded in the card):
 
-    spikingunet convert  -> finetune -> quantize -> export (balanced delays)
-    spikingunet verify   (Lava vs the integer reference, both neuron forms)
-    spikingunet profile  (synops, energy, cores on loihi2)
+    lsu.convert  -> finetune -> quantize -> export (balanced delays)
+    lsu.verify   (Lava vs the integer reference, both neuron forms)
+    lsu.profile  (synops, energy, cores on loihi2)
 
 then measures the test metrics of the U-Net, the float Spiking-UNet and the integer
 Spiking-UNet (the exported file itself) and writes ``netx_exports/<task>/``:
@@ -25,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from lava_spikingunet.fileio import write_text_atomic
 
@@ -59,31 +62,54 @@ def regenerate_card(task: str, invocation: str | None = None) -> None:
     write_card(folder, task, info)
 
 
-def spikingunet(args: list[str], log: list[str]) -> None:
-    """Run ``spikingunet ARGS`` in-process; record the command; fail loudly."""
-    from lava_spikingunet import cli
-
-    cmd = "spikingunet " + " ".join(shlex.quote(a) for a in args)
-    print(f"\n$ {cmd}", flush=True)
+def call(log: list[str], line: str, fn, *args, **kwargs):
+    """Run one API call; record ``line`` (the call as a reader would write it)."""
+    print(f"\n>>> {line}", flush=True)
     t0 = time.perf_counter()
-    code = cli.main(args)
-    log.append(cmd)
-    print(f"(exit {code}, {time.perf_counter() - t0:.0f} s)", flush=True)
-    if code != 0:
-        raise SystemExit(f"command failed with exit {code}: {cmd}")
+    result = fn(*args, **kwargs)
+    log.append(line)
+    print(f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    return result
 
 
-def first_test_frame(task_name: str, path: Path, size: int) -> Path:
-    """The first test image, centre-cropped to ``size``, saved as .npy (for verify/profile)."""
-    import numpy as np
+def shown(name: str, *args: str, **kwargs: Any) -> str:
+    """``lsu.name(args, key=value)`` as text for the card."""
+    parts = [*args, *(f"{k}={v!r}" for k, v in kwargs.items())]
+    return f"lsu.{name}({', '.join(parts)})"
 
+
+def verify_and_profile(h5: Path, frame: np.ndarray, forms: str, work: Path, log: list[str]):
+    """``lsu.verify`` and ``lsu.profile`` of the exported file on ``frame``; both written
+    to ``work`` (``verify.json``, ``profile/profile.json``) and returned."""
+    import lava_spikingunet as lsu
+    from lava_spikingunet.profiling.report import write_json
+
+    model = call(log, f"model = lsu.load({rel(h5)!r})", lsu.load, rel(h5))
+    line = "reports = " + shown("verify", "model", "frame", repr(forms))
+    verify = call(log, line, lsu.verify, model, frame, forms)
+    write_text_atomic(work / "verify.json", json.dumps(verify, indent=2), overwrite=True)
+    meta = {"model": rel(h5), "image": rel(work / "first_test_frame.npy")}
+    line = "prof = " + shown("profile", "model", "frame", "'loihi2'")
+    report = call(log, line, lsu.profile, model, frame, "loihi2", meta=meta).report
+    (work / "profile").mkdir(exist_ok=True)
+    write_json(report, work / "profile" / "profile.json")
+    return verify, report
+
+
+def rel(path: Path | str) -> str:
+    return str(Path(path).resolve().relative_to(REPO))
+
+
+def first_test_frame(task_name: str, path: Path, size: int) -> np.ndarray:
+    """The first test image, centre-cropped to ``size`` (also saved as .npy beside the
+    run, for the commands)."""
     from lava_spikingunet.conversion import tasks as T
 
     task = T.load_task(task_name, None)
     item = T.center_crop(T.test_items(task, 1)[0], size)
     x = item[0].numpy().astype(np.float64)
     np.save(path, x)
-    return path
+    return x
 
 
 def measure(task_name: str, unet_path: Path, float_graph: Path, h5: Path, recipe: dict):
@@ -232,6 +258,7 @@ def ship_ilif(task: str, threads: int, invocation: str) -> int:
     """Ship the T = 1 I-LIF Spiking-UNet of ``task`` to ``netx_exports/<task>-t1/``."""
     import torch
 
+    import lava_spikingunet as lsu
     from benchmarks.ilif import CHECKPOINTS, SIGMAS
     from lava_spikingunet.backends.netx import load_netx, read_netx
     from lava_spikingunet.checkpoints import load_unet
@@ -248,21 +275,22 @@ def ship_ilif(task: str, threads: int, invocation: str) -> int:
     work.mkdir(parents=True, exist_ok=True)
     ship = REPO / "netx_exports" / f"{task}-t1"
     ship.mkdir(parents=True, exist_ok=True)
-    rel = lambda p: str(Path(p).relative_to(REPO))  # noqa: E731
-    cmds: list[str] = []
-    converted, quant, h5 = work / "converted.pt", work / "quantized.pt", ship / "model.h5"
-    spikingunet(["convert", rel(ilif_ckpt), "--out", rel(converted), "--frame", recipe["frame"],
-                 "--overwrite", "--no-progress", "--threads", str(threads)], cmds)  # fmt: skip
-    spikingunet(["quantize", rel(converted), "--out", rel(quant), "--hw", "loihi2",
-                 "--json", rel(work / "quantize.json"), "--overwrite"], cmds)  # fmt: skip
-    spikingunet(["export", rel(quant), "--out", rel(h5), "--delays", "balanced",
-                 "--overwrite"], cmds)  # fmt: skip
+    cmds: list[str] = ["import lava_spikingunet as lsu"]
+    h5 = ship / "model.h5"
     side = int(recipe["frame"].split("x")[0])
     frame = first_test_frame(task, work / "first_test_frame.npy", side)
-    spikingunet(["verify", rel(h5), "--image", rel(frame), "--form", "all",
-                 "--out", rel(work / "verify.json"), "--overwrite"], cmds)  # fmt: skip
-    spikingunet(["profile", rel(h5), "--image", rel(frame), "--hw", "loihi2",
-                 "--out", rel(work / "profile"), "--overwrite"], cmds)  # fmt: skip
+    ckpt = rel(ilif_ckpt)  # paths as the card shows them (run from the checkout)
+    unet_ilif = call(cmds, f"unet = lsu.load_unet({ckpt!r})", lsu.load_unet, ckpt)
+    snn = call(
+        cmds, "snn = " + shown("convert", "unet", f"({side}, {side})", task=task),
+        lsu.convert, unet_ilif, (side, side), task=task,
+    )  # fmt: skip
+    q = call(cmds, "q = " + shown("quantize", "snn", "'loihi2'"), lsu.quantize, snn, "loihi2")
+    call(
+        cmds, shown("export", "q", repr(rel(h5)), delays="balanced", overwrite=True),
+        lsu.export, q, rel(h5), delays="balanced", overwrite=True,
+    )  # fmt: skip
+    verify, report = verify_and_profile(h5, frame, "all", work, cmds)
 
     unet, _ = load_unet(unet_ckpt)
     ilif, ilif_meta = load_unet(ilif_ckpt)
@@ -279,8 +307,6 @@ def ship_ilif(task: str, threads: int, invocation: str) -> int:
         print(f"{name}: {metrics[name]} ({time.perf_counter() - t0:.0f} s)", flush=True)
     graph, info = read_netx(h5)
     first = graph.neurons()[0]
-    verify = json.loads((work / "verify.json").read_text())
-    report = json.loads((work / "profile" / "profile.json").read_text())
     totals = report["frame"]
     forms = [v["form"] for v in verify]
     summary = {
@@ -437,30 +463,20 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     ship = REPO / "netx_exports" / args.task
     ship.mkdir(parents=True, exist_ok=True)
-    rel = lambda p: str(Path(p).relative_to(REPO))  # noqa: E731
-    cmds: list[str] = []
-    threads = ["--threads", str(args.threads)]
+    import lava_spikingunet as lsu
+    from lava_spikingunet.graph.serialize import load_graph, save_graph
 
-    converted, tuned = work / "converted.pt", work / "finetuned.pt"
-    quant, h5 = work / "quantized.pt", ship / "model.h5"
-    spikingunet(
-        [
-            "convert",
-            rel(ckpt),
-            "--out",
-            rel(converted),
-            "--T",
-            str(T),
-            "--frame",
-            recipe["frame"],
-            "--preset",
-            args.preset,
-            "--overwrite",
-            "--no-progress",
-            *threads,
-        ],
-        cmds,
+    cmds: list[str] = ["import lava_spikingunet as lsu"]
+    tuned, h5 = work / "finetuned.pt", ship / "model.h5"
+    side = int(recipe["frame"].split("x")[0])
+    unet = call(cmds, f"unet = lsu.load_unet({rel(ckpt)!r})", lsu.load_unet, rel(ckpt))
+    line = "snn = " + shown(
+        "convert", "unet", f"({side}, {side})", task=args.task, preset=args.preset, timesteps=T
     )
+    snn = call(
+        cmds, line, lsu.convert, unet, (side, side), task=args.task, preset=args.preset,
+        timesteps=T,
+    )  # fmt: skip
     if args.finetuned is not None:
         tuned = args.finetuned.resolve()
         recipe_file = tuned.with_suffix(".cmd")  # the commands that made it, one a line
@@ -469,32 +485,26 @@ def main(argv: list[str] | None = None) -> int:
         else:
             cmds.append(f"# fine-tuned graph reused: {rel(tuned)}")
     elif not (args.skip_finetune and tuned.is_file()):
-        spikingunet(["finetune", rel(converted), "--out", rel(tuned), "--T", str(T),
-                     "--steps", str(args.finetune_steps), "--time-budget",
-                     f"{args.finetune_minutes:g}", "--overwrite", "--no-progress", *threads],
-                    cmds)  # fmt: skip
-    spikingunet(["quantize", rel(tuned), "--out", rel(quant), "--hw", "loihi2",
-                 "--json", rel(work / "quantize.json"), "--overwrite"], cmds)  # fmt: skip
-    spikingunet(["export", rel(quant), "--out", rel(h5), "--delays", "balanced",
-                 "--overwrite"], cmds)  # fmt: skip
-    side = int(recipe["frame"].split("x")[0])
+        kw = {"timesteps": T, "steps": args.finetune_steps, "seed": 1}
+        kw["time_budget"] = 60.0 * args.finetune_minutes
+        line = "snn = " + shown("finetune", "snn", repr(args.task), **kw)
+        save_graph(tuned, call(cmds, line, lsu.finetune, snn, args.task, **kw), overwrite=True)
+    q = call(cmds, "q = " + shown("quantize", "snn", "'loihi2'"), lsu.quantize,
+             load_graph(tuned), "loihi2")  # fmt: skip
+    call(
+        cmds, shown("export", "q", repr(rel(h5)), delays="balanced", overwrite=True),
+        lsu.export, q, rel(h5), delays="balanced", overwrite=True,
+    )  # fmt: skip
     frame = first_test_frame(args.task, work / "first_test_frame.npy", side)
-    spikingunet(["verify", rel(h5), "--image", rel(frame), "--form", "both",
-                 "--out", rel(work / "verify.json"), "--overwrite"], cmds)  # fmt: skip
-    spikingunet(["profile", rel(h5), "--image", rel(frame), "--hw", "loihi2",
-                 "--out", rel(work / "profile"), "--overwrite"], cmds)  # fmt: skip
+    verify, report = verify_and_profile(h5, frame, "both", work, cmds)
 
     from lava_spikingunet.backends.netx import read_netx
-    from lava_spikingunet.checkpoints import load_unet
 
-    unet, meta = load_unet(ckpt)
     torch.save({"config": unet.config.to_dict(), "state_dict": unet.state_dict(),
                 "task": args.task}, ship / "unet.pt")  # fmt: skip
     metrics = measure(args.task, ship / "unet.pt", tuned, h5, recipe)
     graph, info = read_netx(h5)
     first = graph.neurons()[0]
-    verify = json.loads((work / "verify.json").read_text())
-    report = json.loads((work / "profile" / "profile.json").read_text())
     totals = report["frame"]
     summary = {
         "task": args.task,

@@ -113,35 +113,28 @@ def _figure(path: Path, images, titles, runs: list[dict[str, Any]]) -> None:
 
 def run_model(model: Path, noisy: np.ndarray, form: str | None, hw: str, log=None):
     """Reference + Lava on ``noisy`` for one shipped model; its figures and output image."""
-    from lava_spikingunet.backends.lava_network import run_lava
-    from lava_spikingunet.backends.netx import read_netx
+    import lava_spikingunet as lsu
     from lava_spikingunet.graph.timing import pipeline_depth
-    from lava_spikingunet.hw.profiles import load_profile
-    from lava_spikingunet.pipeline.verify import compare
+    from lava_spikingunet.pipeline.verify import verify_runs
     from lava_spikingunet.profiling.synops import count_synops
-    from lava_spikingunet.reference.input_current import input_current, size_multiple
-    from lava_spikingunet.reference.simulator import simulate
+    from lava_spikingunet.reference.input_current import size_multiple
 
     say = log or (lambda msg: None)
-    graph, _ = read_netx(model)
+    graph = lsu.load(model)
     m = size_multiple(graph)
     size = noisy.shape[-1]
     if size % m:
         raise InputError(f"--size must divide by {m} (2^depth), got {size}")
     graph = graph.resized(size, size)
     form = form or graph.meta.neuron_form
-    current = input_current(graph, noisy[None])
-    say("integer reference")
-    ref = simulate(graph, current=current, record_spikes=True)
-    say(f"Lava CPU simulator ({form} form)")
-    lava = run_lava(graph, current, form=form, record=True)
-    say("bit-exact check, synaptic operations")
-    check = compare(graph, ref, lava)
+    say(f"integer reference and Lava CPU simulator ({form} form)")
+    _, [(check, lava)] = verify_runs(graph, noisy, [form])
+    say("synaptic operations")
     scale = graph.node(graph.readout_name).scale
     denoised = np.clip(noisy - lava.output(scale)[0], 0.0, 1.0)  # DnCNN protocol
     counts = {n: s[:, None] for n, s in lava.spikes.items()}
     ops = count_synops(graph, counts)
-    profile = load_profile(hw)
+    profile = lsu.load_profile(hw)
     synops = {f: int(ops.synops(f)) for f in FORMS}
     updates = {f: int(ops.neuron_updates(f)) for f in FORMS}
     run = {

@@ -15,7 +15,7 @@ from lava_spikingunet.errors import InputError
 if TYPE_CHECKING:
     from lava_spikingunet.graph.ir import SpikingGraph
 
-__all__ = ["compare", "prepare_frame", "verify", "verify_frame"]
+__all__ = ["compare", "prepare_frame", "verify", "verify_frame", "verify_runs"]
 
 
 def compare(graph: SpikingGraph, ref: Any, lava: Any) -> dict:
@@ -48,6 +48,31 @@ def compare(graph: SpikingGraph, ref: Any, lava: Any) -> dict:
     }
 
 
+def verify_runs(
+    graph: SpikingGraph,
+    frame: Any,
+    forms: Iterable[str],
+    timeout: float = 120.0,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Any, list[tuple[dict, Any]]]:
+    """Run the reference once and Lava in each form on ``frame`` ``(C, H, W)``, which must
+    fit the graph's input, every layer recorded; returns the reference result and, per
+    form, the :func:`compare` report with the Lava result it compared."""
+    from lava_spikingunet.backends.lava_network import run_lava
+    from lava_spikingunet.reference.input_current import input_current
+    from lava_spikingunet.reference.simulator import simulate
+
+    current = input_current(graph, frame[None])
+    ref = simulate(graph, current=current, record_spikes=True)
+    runs = []
+    for form in forms:
+        if progress:
+            progress(f"Lava ({form} form)")
+        lava = run_lava(graph, current, form=form, record=True, timeout=timeout)
+        runs.append((compare(graph, ref, lava), lava))
+    return ref, runs
+
+
 def verify_frame(
     graph: SpikingGraph,
     frame: Any,
@@ -55,21 +80,8 @@ def verify_frame(
     timeout: float = 120.0,
     progress: Callable[[str], None] | None = None,
 ) -> list[dict]:
-    """Run the reference and Lava (each form) on ``frame`` ``(C, H, W)``, which must fit
-    the graph's input; one :func:`compare` report per form."""
-    from lava_spikingunet.backends.lava_network import run_lava
-    from lava_spikingunet.reference.input_current import input_current
-    from lava_spikingunet.reference.simulator import simulate
-
-    current = input_current(graph, frame[None])
-    ref = simulate(graph, current=current, record_spikes=True)
-    reports = []
-    for form in forms:
-        if progress:
-            progress(f"Lava ({form} form)")
-        lava = run_lava(graph, current, form=form, record=True, timeout=timeout)
-        reports.append(compare(graph, ref, lava))
-    return reports
+    """One :func:`compare` report per form (:func:`verify_runs` without the results)."""
+    return [rep for rep, _ in verify_runs(graph, frame, forms, timeout, progress)[1]]
 
 
 def prepare_frame(graph: SpikingGraph, frame: Any) -> tuple[SpikingGraph, Any]:
