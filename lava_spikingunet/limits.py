@@ -107,10 +107,11 @@ REFERENCE_BYTES_PER_ELEMENT = 48
 
 #: Lava run, private memory (see :func:`estimate_lava_memory`): a worker process's own
 #: pages (interpreter, Lava's runtime, numpy) once forked, and per element the process
-#: models' state and per-step temporaries. Fitted on the shipped grey denoiser (graded
-#: form, one frame, 64..512 square: 0.94, 2.24 and 4.37 GB summed PSS measured by
-#: ``benchmarks/scale.py``) so that the estimate is above every measurement.
-LAVA_PROCESS_BYTES = 20 << 20
+#: models' state and per-step buffers. Set so that the estimate is above every row of
+#: ``benchmarks/results/scale.json`` (summed PSS + /dev/shm measured: shipped grey
+#: denoiser 64..512 square 0.66, 1.32, 2.11, 6.03 GB against 1.14, 1.42, 2.55, 7.05
+#: estimated; DRIVE 584x565 7.27 against 8.49; paper-size U-Net at 64 1.78 against 2.79).
+LAVA_PROCESS_BYTES = 24 << 20
 LAVA_NEURON_BYTES_PER_ELEMENT = 64
 LAVA_SYNAPSE_OUT_BYTES_PER_ELEMENT = 40
 LAVA_IM2COL_BYTES = 4  # float32 im2col column per input element and kernel tap
