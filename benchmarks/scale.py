@@ -225,7 +225,7 @@ def write_md(doc: dict, path: Path) -> None:
         "# Lava at scale (issue #15)",
         "",
         f"{doc['machine']}; torch and the Lava workers on {doc['threads']} thread(s) "
-        "(`OMP_NUM_THREADS`); one child process per row, reference then Lava in it. "
+        "(`OMP_NUM_THREADS`); one child process per row, Lava then the reference in it. "
         "How every figure is taken: `benchmarks/scale.py`'s docstring.",
         "",
         "| row | frame | form | tiles | Lava s/frame | reference s/frame | ratio | peak PSS MB "

@@ -109,8 +109,8 @@ REFERENCE_BYTES_PER_ELEMENT = 48
 #: pages (interpreter, Lava's runtime, numpy) once forked, and per element the process
 #: models' state and per-step buffers. Set so that the estimate is above every row of
 #: ``benchmarks/results/scale.json`` (summed PSS + /dev/shm measured: shipped grey
-#: denoiser 64..512 square 0.66, 1.32, 2.11, 6.03 GB against 1.14, 1.42, 2.55, 7.05
-#: estimated; DRIVE 584x565 7.27 against 8.49; paper-size U-Net at 64 1.78 against 2.79).
+#: denoiser 64..512 square 0.69, 0.97, 1.94, 5.08 GB against 1.14, 1.42, 2.55, 7.05
+#: estimated; DRIVE 584x565 6.16 against 8.49; paper-size U-Net at 64 2.46 against 2.79).
 LAVA_PROCESS_BYTES = 24 << 20
 LAVA_NEURON_BYTES_PER_ELEMENT = 64
 LAVA_SYNAPSE_OUT_BYTES_PER_ELEMENT = 40
