@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, Subset
 
 #: The paper's simulation length per task (Tables 1-4).
 PAPER_T = {"denoise-grey": 10, "denoise-colour": 20, "drive": 10, "isbi2012": 50, "camseq01": 20}
@@ -102,6 +103,20 @@ class _Cropped(torch.utils.data.Dataset):
         return center_crop(self.data[i], self.size)
 
 
+def _one(item):
+    """The DataLoader's collate for ``batch_size=None``: the item as the dataset gives it
+    (frames of different sizes do not stack; numpy labels stay numpy)."""
+    return item
+
+
+def test_loader(data, limit: int | None = None, workers: int = 0) -> DataLoader:
+    """A DataLoader over the first ``limit`` items of ``data`` (a Dataset, or a list of
+    items), one item at a time, in order; ``workers`` loader processes."""
+    n = len(data) if limit is None else min(limit, len(data))
+    subset = Subset(data, range(n)) if n < len(data) else data
+    return DataLoader(subset, batch_size=None, shuffle=False, collate_fn=_one, num_workers=workers)
+
+
 def evaluate(
     task,
     model: nn.Module,
@@ -109,20 +124,27 @@ def evaluate(
     sigmas=(25,),
     with_ssim: bool = False,
     crop: int | None = None,
+    workers: int = 0,
 ) -> dict[str, Any]:
     """The task's test metrics of ``model`` on the first ``limit`` test images.
 
     Denoising: PSNR (and SSIM) per ``sigma``; binary segmentation: pooled F1 etc.;
     CamSeq01: mIoU and pixel accuracy (void excluded). ``crop``: evaluate on the central
-    ``crop x crop`` window of each image (quick comparisons).
+    ``crop x crop`` window of each image (quick comparisons). The images reach the model
+    through a standard :class:`torch.utils.data.DataLoader` (:func:`test_loader`, one
+    image at a time, in order; ``workers`` loader processes); the model runs where it
+    was built (``SpikingUNetModule(..., device=...)``) and returns its output here.
     """
     from lava_spikingunet.training import evaluate as ev
     from lava_spikingunet.training.tasks import BinarySegTask, CamSeqTask, DenoiseTask
 
     if isinstance(task, DenoiseTask):
-        sets = {s: _Cropped(d, crop) for s, d in task.test_sets(list(sigmas)).items()}
+        sets = {
+            s: test_loader(_Cropped(d, crop), limit, workers)
+            for s, d in task.test_sets(list(sigmas)).items()
+        }
         return ev.evaluate_denoise(model, sets, limit, with_ssim)
-    items = (center_crop(it, crop) for it in task.test_split.eval_items(limit))
+    items = test_loader(_Cropped(list(task.test_split.eval_items(limit)), crop), None, workers)
     if isinstance(task, BinarySegTask):
         return task.named(ev.evaluate_binary(model, items))
     if isinstance(task, CamSeqTask):

@@ -17,14 +17,20 @@ class IntegerSpikingUNetModule(SpikingUNetModule):
     """``forward(x)`` = the readout ``y = acc / (T S)`` of the integer reference.
 
     Any frame size works (padded to the size multiple and cropped back); inference only.
-    ``delays`` default to balanced (``graph``: as the graph has them).
+    ``delays`` default to balanced (``graph``: as the graph has them). ``device``: where
+    the reference runs (default the CPU; the same integers on every device).
     """
 
     def __init__(
-        self, graph: SpikingGraph, timesteps: int | None = None, delays: Delays = "balanced"
+        self,
+        graph: SpikingGraph,
+        timesteps: int | None = None,
+        delays: Delays = "balanced",
+        device: torch.device | str = "cpu",
     ) -> None:
-        super().__init__(with_delays(graph, delays), timesteps, "graph")
+        super().__init__(with_delays(graph, delays), timesteps, "graph", device)
 
     def run(self, x: torch.Tensor) -> torch.Tensor:
-        y = simulate(self.graph, x.double().numpy(), timesteps=self.timesteps).y
+        frames = x.detach().double().cpu().numpy()  # the input current is made on the host
+        y = simulate(self.graph, frames, timesteps=self.timesteps, device=self.device).y
         return y.to(x.dtype)

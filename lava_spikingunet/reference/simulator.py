@@ -23,6 +23,10 @@ Exactness (docs/fixed_point.md): every value is an integer held exactly in a flo
   ``v + I`` is exact whenever it is < 2^24 in magnitude and saturates either way when
   it is not; ``floor(v / theta)`` with a power-of-two ``theta`` is exact.
 
+Device: ``device`` (default the CPU) runs it on any torch device, with the same dtypes
+and the same integers; on CUDA the convolutions bypass cuDNN (im2col + GEMM, TF32 off:
+:func:`~lava_spikingunet.snn.engine.exact_conv_backend`). The results stay there.
+
 ``quantized=False`` runs the same code path in float (float weights and biases,
 ``theta_unit`` thresholds, no saturation, float64 state): the float evaluation used for
 calibration and for tests.
@@ -124,6 +128,7 @@ def simulate(
     float_dtype: torch.dtype = torch.float32,
     conv_precision: str = "auto",
     track_state: bool = True,
+    device: torch.device | str = "cpu",
 ) -> ReferenceResult:
     """Run ``graph`` on frames ``x`` ``(B, C, H, W)`` (or a given static ``current``).
 
@@ -139,7 +144,8 @@ def simulate(
     ``"float64"`` (always; slower, same result). ``float_dtype``: conv dtype in float mode.
     ``track_state=False`` skips the per-step ``max |v|`` statistic (``max_abs_state``
     then stays 0) and the per-step bound check wherever saturation is provably
-    impossible; the outputs are the same.
+    impossible; the outputs are the same. ``device``: the torch device it runs on (the
+    result's tensors stay there); the integers are the same on every device.
     """
     if conv_precision not in ("auto", "float64"):
         raise ValueError(f"conv_precision must be 'auto' or 'float64', got {conv_precision!r}")
@@ -162,6 +168,7 @@ def simulate(
             raise ValueError("pass frames x or the input current")
         current = input_current(graph, x, first) if quantized else input_current_float(graph, x)
     i0 = torch.as_tensor(np.asarray(current), dtype=torch.int64 if quantized else torch.float64)
+    i0 = i0.to(device)
     if i0.ndim == 3:
         i0 = i0[None]
     clipped = int(((i0 <= lo_s) | (i0 >= hi_s)).sum()) if quantized else 0
@@ -186,7 +193,7 @@ def simulate(
     )
     run = run_graph(
         graph, i0, plans, biases, steps, num, record=record_spikes, all_steps=all_steps,
-        chunk_elems=chunk_elems, i0_clipped=clipped,
+        chunk_elems=chunk_elems, i0_clipped=clipped, device=device,
     )  # fmt: skip
     acc = run.acc
     ro = graph.node(graph.readout_name)

@@ -11,6 +11,11 @@ leaves the neuron, never in ``k``).
 
 The arithmetic is the caller's (:class:`Numerics`): the integer reference holds exact
 integers in floats and saturates, the float simulation runs in one float dtype.
+
+Device: the walk runs where the static current ``i0`` lives (any torch device); the
+weights and biases are moved there, and every buffer is allocated there. The dtypes do
+not depend on the device, so an exact run gives the same integers on CUDA as on the CPU
+(:func:`exact_conv_backend`).
 """
 
 from __future__ import annotations
@@ -51,16 +56,29 @@ def threads(n: int) -> Iterator[None]:
 
 @contextlib.contextmanager
 def exact_conv_backend() -> Iterator[None]:
-    """oneDNN direct convolution with strict IEEE fp32 math; NNPACK (Winograd) off."""
+    """Convolutions that are exact on integer values whose partial sums stay below the
+    dtype's exact-integer range, in any summation order.
+
+    CPU: oneDNN direct convolution with strict IEEE fp32 math; NNPACK (Winograd) off.
+    CUDA: cuDNN off (its FFT / Winograd algorithms are not exact), so torch's own
+    im2col + cuBLAS GEMM runs, with TF32 off (IEEE fp32 / fp64 multiply-adds).
+    """
+    matmul = torch.backends.cuda.matmul
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        old = matmul.fp32_precision
         with (
             torch.backends.mkldnn.flags(
                 enabled=True, deterministic=True, allow_tf32=False, fp32_precision="ieee"
             ),
             torch.backends.nnpack.flags(enabled=False),
+            torch.backends.cudnn.flags(enabled=False),
         ):
-            yield
+            matmul.fp32_precision = "ieee"
+            try:
+                yield
+            finally:
+                matmul.fp32_precision = old
 
 
 @dataclass
@@ -182,8 +200,8 @@ def _gate(steps: tuple[int, int], on: tuple[int, int]) -> slice | None:
     return slice(lo - t0, hi - t0) if hi > lo else None
 
 
-def _zeros(cur: torch.Tensor | None, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
-    return torch.zeros(shape, dtype=dtype) if cur is None else cur
+def _zeros(cur: torch.Tensor | None, shape: tuple, dtype: torch.dtype, device) -> torch.Tensor:
+    return torch.zeros(shape, dtype=dtype, device=device) if cur is None else cur
 
 
 def _apply(e, p: EdgePlan, counts: torch.Tensor, n_threads: int) -> torch.Tensor:
@@ -210,7 +228,7 @@ def _current(ins, plans, counts, window, i0, steps, shape, dtype, n_threads, T):
         if getattr(e, "static", False):
             rows = _gate(steps, (d, d + T))
             if rows is not None:
-                cur = _zeros(cur, (t1 - t0, *shape), dtype)
+                cur = _zeros(cur, (t1 - t0, *shape), dtype, i0.device)
                 cur[rows] += i0.to(dtype)
             continue
         s_lo, s_hi = window[src]
@@ -222,9 +240,9 @@ def _current(ins, plans, counts, window, i0, steps, shape, dtype, n_threads, T):
         if cur is None and (a + d, b + d) == (t0, t1) and y.dtype == dtype:
             cur = y  # the first edge covering the whole chunk: no zero fill, no copy
         else:
-            cur = _zeros(cur, (t1 - t0, *shape), dtype)
+            cur = _zeros(cur, (t1 - t0, *shape), dtype, i0.device)
             cur[a + d - t0 : b + d - t0] += y
-    return _zeros(cur, (t1 - t0, *shape), dtype)
+    return _zeros(cur, (t1 - t0, *shape), dtype, i0.device)
 
 
 def _track(v: torch.Tensor, st: LayerStats, bounds) -> None:
@@ -291,6 +309,13 @@ def _scan_readout(cur, acc, st: LayerStats | None, bounds) -> None:
         _track(acc, st, bounds)
 
 
+def _on(p: EdgePlan, dev: torch.device) -> EdgePlan:
+    """``p`` with its weight on ``dev`` (the same plan when it is there already)."""
+    if p.weight.device == dev:
+        return p
+    return EdgePlan(p.weight.to(dev), p.conv_dtype, p.scale, p.floor, p.bound)
+
+
 def _theta(node: NeuronNode, integer: bool) -> float:
     if not integer:
         return node.theta_unit
@@ -312,6 +337,7 @@ def run_graph(
     all_steps: bool = False,
     chunk_elems: int,
     i0_clipped: int = 0,
+    device: torch.device | str | None = None,
 ) -> Run:
     """Walk ``graph`` (delays as they are) with the static current ``i0`` ``(B, C, H, W)``.
 
@@ -321,10 +347,16 @@ def run_graph(
     counts at every step; ``rates``: their mean over the node's window; ``all_steps``:
     run every node on every step (implied by both), else only the steps that can reach
     the readout window (same output, less work). ``i0_clipped``: input-current elements
-    the caller clipped (counted as saturations of the static target).
+    the caller clipped (counted as saturations of the static target). ``device``: where
+    the walk runs (default: ``i0``'s device); ``plans`` and ``biases`` are moved there,
+    and the outputs live there.
     """
     steps = int(timesteps)
     first, _ = static_edge(graph)
+    dev = i0.device if device is None else torch.device(device)
+    i0 = i0.to(dev)
+    plans = {k: _on(p, dev) for k, p in plans.items()}
+    biases = {n: b.to(dev) for n, b in biases.items()}
     if i0.ndim == 3:
         i0 = i0[None]
     batch = i0.shape[0]
@@ -360,9 +392,13 @@ def run_graph(
                 st.saturated = i0_clipped
             shape = (batch, *shapes[name])
             chunk = max(1, chunk_elems // max(math.prod(shape), 1))
-            state = torch.zeros(shape, dtype=num.state_dtype)
+            state = torch.zeros(shape, dtype=num.state_dtype, device=dev)
             is_neuron = isinstance(node, NeuronNode)
-            out = torch.empty((hi - lo, *shape), dtype=num.count_dtype) if is_neuron else None
+            out = (
+                torch.empty((hi - lo, *shape), dtype=num.count_dtype, device=dev)
+                if is_neuron
+                else None
+            )
             node_plans = {s: plans[s, name] for s, e in ins if not getattr(e, "static", False)}
             for t0 in range(lo, hi, chunk):
                 t1 = min(hi, t0 + chunk)
@@ -413,6 +449,6 @@ def run_graph(
 def _full_history(k, win, total: int, graph: SpikingGraph, name: str) -> torch.Tensor:
     """Counts of the steps ``win = [lo, hi)`` placed in a zero history of ``total`` steps."""
     dtype = torch.uint8 if graph.node(name).max_count <= 255 else torch.int32
-    full = torch.zeros((total, *k.shape[1:]), dtype=dtype)
+    full = torch.zeros((total, *k.shape[1:]), dtype=dtype, device=k.device)
     full[win[0] : win[1]] = k
     return full

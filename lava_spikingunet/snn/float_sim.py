@@ -55,15 +55,21 @@ class GraphTensors:
 
 
 def graph_tensors(
-    graph: SpikingGraph, dtype: torch.dtype = torch.float32, requires_grad: bool = False
+    graph: SpikingGraph,
+    dtype: torch.dtype = torch.float32,
+    requires_grad: bool = False,
+    device: torch.device | str = "cpu",
 ) -> GraphTensors:
-    """Float weights (per edge) and biases (per neuron / readout node) as tensors."""
+    """Float weights (per edge) and biases (per neuron / readout node) as tensors on
+    ``device``."""
     weights = {
-        (s, d): torch.tensor(e.weight, dtype=dtype).requires_grad_(requires_grad)
+        (s, d): torch.tensor(e.weight, dtype=dtype, device=device).requires_grad_(requires_grad)
         for s, d, e in graph.edges()
     }
     biases = {
-        n: torch.tensor(graph.node(n).bias, dtype=dtype).requires_grad_(requires_grad)
+        n: torch.tensor(graph.node(n).bias, dtype=dtype, device=device).requires_grad_(
+            requires_grad
+        )
         for n in graph.nodes()
         if isinstance(graph.node(n), NeuronNode | ReadoutNode)
     }
@@ -112,6 +118,7 @@ def simulate(
     rates: bool = False,
     chunk_elems: int = 1 << 23,
     dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
 ) -> SimResult:
     """Run ``graph`` on images ``x`` ``(B, C, H, W)`` for ``timesteps`` (default meta T).
 
@@ -119,21 +126,23 @@ def simulate(
     graph's own delays), ``"native"`` or ``"balanced"``. ``tensors`` overrides the
     graph's float weights (fine-tuning). ``record`` keeps every node's spike counts,
     ``rates`` their window means. ``chunk_elems`` bounds the float current buffer per
-    time chunk.
+    time chunk. ``device``: the torch device it runs on (default: ``x``'s); ``x`` and the
+    weights are moved there and the results stay there.
     """
     T = int(graph.meta.timesteps if timesteps is None else timesteps)
     if T < 1:
         raise ValueError(f"timesteps must be >= 1, got {T}")
     view = with_delays(graph, delays)
+    dev = x.device if device is None else torch.device(device)
     if tensors is None:
-        tensors = graph_tensors(graph, dtype)
-    x = x.to(dtype)
+        tensors = graph_tensors(graph, dtype, device=dev)
+    x = x.to(dev, dtype)
     c_in = graph.node(graph.input_name).shape[0]
     if x.dim() != 4 or x.shape[1] != c_in:
         raise ValueError(f"input must be (B, {c_in}, H, W), got {tuple(x.shape)}")
     first, edge = static_edge(view)
     with torch.no_grad():
-        i0 = apply_edge(edge, x, tensors.weights[graph.input_name, first])
+        i0 = apply_edge(edge, x, tensors.weights[graph.input_name, first].to(dev))
     plans = {
         (s, d): EdgePlan(tensors.weights[s, d], dtype)
         for s, d, e in view.edges()
@@ -142,8 +151,9 @@ def simulate(
     biases = {n: b.to(dtype).view(1, 1, -1, 1, 1) for n, b in tensors.biases.items()}
     num = Numerics(None, dtype, dtype, _count_dtype(graph), exact=False, track_state=False)
     run = run_graph(
-        view, i0, plans, biases, T, num, record=record, rates=rates, chunk_elems=chunk_elems
-    )
+        view, i0, plans, biases, T, num, record=record, rates=rates, chunk_elems=chunk_elems,
+        device=dev,
+    )  # fmt: skip
     return SimResult(
         y=run.acc / T,
         timesteps=T,

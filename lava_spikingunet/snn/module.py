@@ -27,25 +27,32 @@ class SpikingUNetModule(nn.Module):
     """``forward(x)`` = the readout ``y = acc / T`` of the float spiking run.
 
     Any frame size works (padded to the size multiple and cropped back); inference only.
+    ``device``: the torch device the simulation runs on (default the CPU); ``forward``
+    moves its input there and returns the output on the input's device.
     Subclasses change :meth:`run` (the simulation of padded frames).
     """
 
     def __init__(
-        self, graph: SpikingGraph, timesteps: int | None = None, delays: Delays = "zero"
+        self,
+        graph: SpikingGraph,
+        timesteps: int | None = None,
+        delays: Delays = "zero",
+        device: torch.device | str = "cpu",
     ) -> None:
         super().__init__()
         self.graph = graph
         self.timesteps = int(timesteps or graph.meta.timesteps)
         self.delays = delays
+        self.device = torch.device(device)
         self.config = graph_unet_config(graph)
 
     def run(self, x: torch.Tensor) -> torch.Tensor:
         """The readout ``y`` of frames whose sides divide by the size multiple."""
         from lava_spikingunet.snn.float_sim import simulate
 
-        return simulate(self.graph, x, self.timesteps, delays=self.delays).y
+        return simulate(self.graph, x, self.timesteps, delays=self.delays, device=self.device).y
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         xp, (h, w) = pad_frames(x, self.graph.size_multiple())
-        return self.run(xp)[..., :h, :w]
+        return self.run(xp.to(self.device))[..., :h, :w].to(x.device)

@@ -37,13 +37,20 @@ def evaluate_denoise(
     limit: int | None = None,
     with_ssim: bool = True,
 ) -> dict[str, float]:
-    """Mean PSNR (and SSIM) per noise level: keys ``psnr_s25``, ``ssim_s25``, ..."""
+    """Mean PSNR (and SSIM) per noise level: keys ``psnr_s25``, ``ssim_s25``, ...
+
+    A test set is a Dataset of ``(noisy, clean)`` pairs, or a DataLoader yielding them
+    one by one (``batch_size=None``).
+    """
     result: dict[str, float] = {}
     for sigma, data in test_sets.items():
         n = len(data) if limit is None else min(limit, len(data))
         psnrs, ssims = [], []
-        for i in range(n):
-            noisy, clean = data[i]
+        if isinstance(data, torch.utils.data.DataLoader):
+            pairs = iter(data)
+        else:
+            pairs = (data[i] for i in range(n))
+        for _, (noisy, clean) in zip(range(n), pairs, strict=False):
             est = denoise_image(model, noisy).numpy().transpose(1, 2, 0)
             ref = clean.numpy().transpose(1, 2, 0)
             if est.shape[-1] == 1:
