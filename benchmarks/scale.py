@@ -8,6 +8,8 @@ Rows (each in its own child process, so that one row's memory does not count in 
 - ``drive-full``: the shipped DRIVE segmenter (``netx_exports/drive``) on the first DRIVE
   test image, whole (584x565, padded to 584x568 as ``simulate`` pads it); whole-frame when
   the memory estimate fits, else tiled (``--tile``), as ``simulate`` decides;
+- ``grey-256-cascade``: ``grey-256`` with the model run in the cascade neuron form
+  (``simulate(..., form="cascade")``: the graded layers as compare-and-subtract stages);
 - ``paper-64``: the paper-size U-Net (width 64, depth 4; random weights, activation
   scales calibrated on smooth random frames as the conversion does), converted,
   quantized (loihi2) and exported to netx HDF5, on a 64x64 frame.
@@ -55,9 +57,25 @@ if str(REPO) not in sys.path:  # also runnable as a plain script
     sys.path.insert(0, str(REPO))
 
 RESULTS = REPO / "benchmarks" / "results"
-ROWS = ("grey-64", "grey-128", "grey-256", "grey-512", "drive-full", "paper-64")
+ROWS = (
+    "grey-64",
+    "grey-128",
+    "grey-256",
+    "grey-512",
+    "grey-256-cascade",
+    "drive-full",
+    "paper-64",
+)
 #: Run order: the targets first (results are written after every row).
-RUN_ORDER = ("grey-512", "drive-full", "paper-64", "grey-256", "grey-128", "grey-64")
+RUN_ORDER = (
+    "grey-512",
+    "drive-full",
+    "paper-64",
+    "grey-256-cascade",
+    "grey-256",
+    "grey-128",
+    "grey-64",
+)
 KEYS = (
     "frame",
     "form",
@@ -156,6 +174,9 @@ def run_row(name: str, threads: int, tile: str | None) -> dict:
     from lava_spikingunet.tiling import padded_current, parse_tile
 
     extra: dict = {}
+    form_override = None
+    if name.endswith("-cascade"):  # the same row in the cascade neuron form
+        name, form_override = name.removesuffix("-cascade"), "cascade"
     with tempfile.TemporaryDirectory(prefix="scale-") as tmp:
         if name.startswith("grey-"):
             size = int(name.split("-")[1])
@@ -171,6 +192,10 @@ def run_row(name: str, threads: int, tile: str | None) -> dict:
             what = "uniform random 64x64"
         else:
             raise SystemExit(f"unknown row {name!r}; rows: {', '.join(ROWS)}")
+        if form_override is not None:
+            graph = graph.copy()
+            graph.meta.neuron_form = form_override
+            name = f"{name}-{form_override}"
         form = graph.meta.neuron_form
         h, w = x.shape[1:]
         sized = graph.resized(*padded_current(graph, x).shape[2:])
