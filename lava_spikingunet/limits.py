@@ -110,7 +110,9 @@ REFERENCE_BYTES_PER_ELEMENT = 48
 #: models' state and per-step buffers. Set so that the estimate is above every row of
 #: ``benchmarks/results/scale.json`` (summed PSS + /dev/shm measured: shipped grey
 #: denoiser 64..512 square 0.69, 0.97, 1.94, 5.08 GB against 1.14, 1.42, 2.55, 7.05
-#: estimated; DRIVE 584x565 6.16 against 8.49; paper-size U-Net at 64 2.46 against 2.79).
+#: estimated; DRIVE 584x565 6.16 against 8.49; paper-size U-Net at 64 2.46 against 2.79;
+#: the grey denoiser at 256 in the cascade form 8.88 against 9.64, each of its stage
+#: processes counted like a neuron process).
 LAVA_PROCESS_BYTES = 24 << 20
 LAVA_NEURON_BYTES_PER_ELEMENT = 64
 LAVA_SYNAPSE_OUT_BYTES_PER_ELEMENT = 40
@@ -183,7 +185,8 @@ def estimate_lava_memory(
         n = elems(name)
         stages = node.n_thresholds if form == "cascade" else 0
         procs += 1 + stages
-        private += (1 + stages) * LAVA_PROCESS_BYTES + n * LAVA_NEURON_BYTES_PER_ELEMENT
+        # every cascade stage is a process with its own per-element state and temporaries
+        private += (1 + stages) * (LAVA_PROCESS_BYTES + n * LAVA_NEURON_BYTES_PER_ELEMENT)
         if stages:  # the integrator's v_out and each stage's residual r_out (int64)
             shm += (stages + 1) * n * 8 * depth
     for src, dst, e in graph.edges():
