@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lava_spikingunet.errors import UserError
+from lava_spikingunet.graph.dispatch import EdgeTable
 from lava_spikingunet.graph.ir import AvgPoolEdge, ConvEdge, ConvTransposeEdge, SpikingGraph
 
 __all__ = [
@@ -54,29 +55,52 @@ Runner = Callable[[SpikingGraph, np.ndarray], np.ndarray]
 # ------------------------------------------------------------------------- receptive halo
 
 
+def _conv_reads(e: ConvEdge, q: int) -> list[int]:
+    k, s, p = e.kernel_size, e.stride, e.padding
+    return [q * s - p + j for j in range(k)]
+
+
+def _pool_reads(e: AvgPoolEdge, q: int) -> list[int]:
+    return [q * e.kernel + j for j in range(e.kernel)]
+
+
+def _convt_reads(e: ConvTransposeEdge, q: int) -> list[int]:
+    k, s, p = e.kernel_size, e.stride, e.padding
+    return [(q + p - j) // s for j in range(k) if (q + p - j) % s == 0]
+
+
+def _conv_length(e: ConvEdge, n_src: int) -> int:
+    k, s, p = e.kernel_size, e.stride, e.padding
+    return (n_src + 2 * p - k) // s + 1
+
+
+def _pool_length(e: AvgPoolEdge, n_src: int) -> int:
+    return n_src // e.kernel
+
+
+def _convt_length(e: ConvTransposeEdge, n_src: int) -> int:
+    k, s, p = e.kernel_size, e.stride, e.padding
+    return (n_src - 1) * s - 2 * p + k + e.output_padding
+
+
+#: Per edge type: (source indices output index q reads, output length along one axis).
+_AXIS_RULES = EdgeTable(
+    "tiling",
+    {
+        ConvEdge: (_conv_reads, _conv_length),
+        AvgPoolEdge: (_pool_reads, _pool_length),
+        ConvTransposeEdge: (_convt_reads, _convt_length),
+    },
+)
+
+
 def _reads(e, q: int, n_src: int) -> list[int]:
     """Source indices (1-D, may be out of range) that output index ``q`` of edge ``e`` reads."""
-    if isinstance(e, ConvEdge):
-        k, s, p = e.kernel_size, e.stride, e.padding
-        return [q * s - p + j for j in range(k)]
-    if isinstance(e, AvgPoolEdge):
-        return [q * e.kernel + j for j in range(e.kernel)]
-    if isinstance(e, ConvTransposeEdge):
-        k, s, p = e.kernel_size, e.stride, e.padding
-        return [(q + p - j) // s for j in range(k) if (q + p - j) % s == 0]
-    raise TypeError(f"unknown edge type {type(e).__name__}")  # pragma: no cover
+    return _AXIS_RULES[e][0](e, q)
 
 
 def _length(e, n_src: int) -> int:
-    if isinstance(e, ConvEdge):
-        k, s, p = e.kernel_size, e.stride, e.padding
-        return (n_src + 2 * p - k) // s + 1
-    if isinstance(e, AvgPoolEdge):
-        return n_src // e.kernel
-    if isinstance(e, ConvTransposeEdge):
-        k, s, p = e.kernel_size, e.stride, e.padding
-        return (n_src - 1) * s - 2 * p + k + e.output_padding
-    raise TypeError(f"unknown edge type {type(e).__name__}")  # pragma: no cover
+    return _AXIS_RULES[e][1](e, n_src)
 
 
 def _static_target(graph: SpikingGraph) -> str:

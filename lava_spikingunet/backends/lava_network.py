@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import lava_spikingunet  # noqa: F401  (Lava compat hook before any lava import)
+from lava_spikingunet.graph.dispatch import EdgeTable
 from lava_spikingunet.graph.ir import (
     NEURON_FORMS,
     AvgPoolEdge,
@@ -65,6 +66,37 @@ class LavaResult:
     def output(self, scale: float) -> np.ndarray:
         """Float output ``y = acc / (T * scale)``."""
         return self.acc / (self.timesteps * scale)
+
+
+def _conv_synapse(e: ConvEdge, common: dict):
+    from lava_spikingunet.backends.lava import synapses
+
+    return synapses.ConvSynapse(weight=e.mant, stride=e.stride, padding=e.padding, **common)
+
+
+def _pool_synapse(e: AvgPoolEdge, common: dict):
+    from lava_spikingunet.backends.lava import synapses
+
+    return synapses.AvgPoolSynapse(weight=int(e.mant), kernel=e.kernel, **common)
+
+
+def _convt_synapse(e: ConvTransposeEdge, common: dict):
+    from lava_spikingunet.backends.lava import synapses
+
+    return synapses.ConvTransposeSynapse(
+        weight=e.mant,
+        stride=e.stride,
+        padding=e.padding,
+        output_padding=e.output_padding,
+        **common,
+    )
+
+
+#: The Lava synapse process built for each edge type (the one place a new edge type
+#: is taught to this backend).
+SYNAPSE_BUILDERS = EdgeTable(
+    "lava", {ConvEdge: _conv_synapse, AvgPoolEdge: _pool_synapse, ConvTransposeEdge: _convt_synapse}
+)
 
 
 @dataclass
@@ -127,7 +159,7 @@ def build(
     all_procs: list = []
     static_target = None
     for _src, dst, e in graph.edges():
-        if isinstance(e, ConvEdge) and e.static:
+        if getattr(e, "static", False):
             static_target = dst
     for name in graph.order():
         node = graph.node(name)
@@ -183,7 +215,7 @@ def build(
     all_procs.append(readout)
 
     for src, dst, e in graph.edges():
-        if isinstance(e, ConvEdge) and e.static:
+        if getattr(e, "static", False):
             if current.shape[1:] != graph.node(dst).shape:
                 raise ValueError(
                     f"input current {current.shape[1:]} does not fit {dst} {graph.node(dst).shape}"
@@ -204,20 +236,7 @@ def build(
             frame_len=frame_len,
             name=f"{src}->{dst}",
         )
-        if isinstance(e, ConvEdge):
-            syn = synapses.ConvSynapse(weight=e.mant, stride=e.stride, padding=e.padding, **common)
-        elif isinstance(e, AvgPoolEdge):
-            syn = synapses.AvgPoolSynapse(weight=int(e.mant), kernel=e.kernel, **common)
-        elif isinstance(e, ConvTransposeEdge):
-            syn = synapses.ConvTransposeSynapse(
-                weight=e.mant,
-                stride=e.stride,
-                padding=e.padding,
-                output_padding=e.output_padding,
-                **common,
-            )
-        else:  # pragma: no cover - the IR admits no other edge type
-            raise TypeError(f"unknown edge type {type(e).__name__}")
+        syn = SYNAPSE_BUILDERS[e](e, common)
         if e.delay < 1:
             raise ValueError(f"edge {src}->{dst}: Lava synapses need delay >= 1, got {e.delay}")
         synapses.connect_source(procs[src], syn)

@@ -35,6 +35,7 @@ from typing import Literal
 import numpy as np
 
 from lava_spikingunet.errors import UserError
+from lava_spikingunet.graph.dispatch import EdgeTable
 from lava_spikingunet.graph.ir import (
     AvgPoolEdge,
     ConvEdge,
@@ -89,24 +90,24 @@ class EdgeStructure:
     axons_per_source: int  # 1 (graded / readout) or N (cascade source)
 
 
+#: Per edge type: (kernel, stride, padding, kind, channel-diagonal) of its connectivity.
+_STRUCTURE = EdgeTable(
+    "mapping",
+    {
+        ConvEdge: lambda e: (e.kernel_size, e.stride, e.padding, "conv", False),
+        ConvTransposeEdge: lambda e: (e.kernel_size, e.stride, e.padding, "convT", False),
+        AvgPoolEdge: lambda e: (e.kernel, e.kernel, 0, "pool", True),
+    },
+)
+
+
 def edge_structure(graph: SpikingGraph, src: str, edge: Edge, form: Form) -> EdgeStructure:
     """The separable connectivity of ``src -> target`` along ``edge``."""
     c_in, h_in, w_in = graph.node(src).shape
     c_out, h_out, w_out = edge.out_shape((c_in, h_in, w_in))
-    if isinstance(edge, ConvEdge):
-        k, s, p, kind = edge.kernel_size, edge.stride, edge.padding, "conv"
-        ch = np.ones((c_out, c_in), dtype=bool)
-        entries = c_in * k * k
-    elif isinstance(edge, ConvTransposeEdge):
-        k, s, p, kind = edge.kernel_size, edge.stride, edge.padding, "convT"
-        ch = np.ones((c_out, c_in), dtype=bool)
-        entries = c_in * k * k
-    elif isinstance(edge, AvgPoolEdge):
-        k, s, p, kind = edge.kernel, edge.kernel, 0, "pool"
-        ch = np.eye(c_out, c_in, dtype=bool)
-        entries = k * k
-    else:
-        raise TypeError(f"unknown edge type {type(edge).__name__}")
+    k, s, p, kind, diagonal = _STRUCTURE[edge](edge)
+    ch = np.eye(c_out, c_in, dtype=bool) if diagonal else np.ones((c_out, c_in), dtype=bool)
+    entries = k * k if diagonal else c_in * k * k
     node = graph.node(src)
     n_axons = node.n_thresholds if (form == "cascade" and isinstance(node, NeuronNode)) else 1
     return EdgeStructure(
