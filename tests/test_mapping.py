@@ -178,3 +178,20 @@ def test_deployment_checks(quantized):
     with pytest.raises(UserError, match="no graded spikes"):
         check_deployable(quantized, load_profile("loihi1"), "graded")
     check_deployable(quantized, load_profile("loihi1"), "cascade")
+
+
+def test_fanin_limit_tiles_in_two_dimensions():
+    """Under the fan-in limit a conv layer maps to square tiles of all its channels (the
+    input axons grow with the tile's area plus its halo), not one channel-row per core."""
+    from pathlib import Path
+
+    from lava_spikingunet.backends.netx import load_netx
+    from lava_spikingunet.hw.mapping import map_graph
+    from lava_spikingunet.hw.profiles import load_profile
+
+    h5 = Path(__file__).resolve().parents[1] / "netx_exports" / "drive-t1" / "model.h5"
+    g = load_netx(h5).resized(64, 64)
+    profile = load_profile("loihi2")
+    limited = map_graph(g, profile, "graded")
+    free = map_graph(g, profile, "graded", fanin_limit=10**9)
+    assert free.cores < limited.cores <= 6 * free.cores  # was 79x with 1-D tiles

@@ -267,7 +267,11 @@ def tile_layer(
     if rows is not None:
         return uses([(0, C)], rows, [(0, W)])
 
-    # 2. channel groups (sized for the worst row), each over runs of rows
+    # 2. channel groups (sized for the worst row), each over runs of rows; and square
+    #    tiles of all channels (a conv's input axons grow with the tile's area plus its
+    #    halo, so under a fan-in limit a t x t tile beats a full-width row): the fewer cores
+    candidates: list[list[CoreUse]] = []
+
     def group_fits(_: int, hi: int) -> bool:
         return all(ok(Block((0, hi), (y, y + 1), (0, W))) for y in range(H))
 
@@ -284,7 +288,18 @@ def tile_layer(
                 break
             out += uses([cs], memo[key], [(0, W)])
         else:
-            return out
+            candidates.append(out)
+    for t in range(min(H, W), 0, -1):
+        y0, x0 = (t if H >= 3 * t else 0), (t if W >= 3 * t else 0)
+        if not ok(Block((0, C), (y0, min(H, y0 + t)), (x0, min(W, x0 + t)))):
+            continue  # an interior tile is the costliest: try it first
+        ys = [(y, min(H, y + t)) for y in range(0, H, t)]
+        xs = [(x, min(W, x + t)) for x in range(0, W, t)]
+        if all(ok(Block((0, C), y, x)) for y in ys for x in xs):
+            candidates.append(uses([(0, C)], ys, xs))
+            break
+    if candidates:
+        return min(candidates, key=len)
 
     # 3. runs of columns of one channel and one row (memoized: interior rows repeat)
     out, memo = [], {}
