@@ -35,19 +35,15 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.ilif import CHECKPOINTS as ILIF_CHECKPOINTS
 from lava_spikingunet.checkpoints import load_unet, repo_checkpoints_dir
 from lava_spikingunet.conversion import tasks as T
 from lava_spikingunet.fileio import write_text_atomic
 
 TASKS = ("denoise-grey", "denoise-colour", "drive", "isbi2012", "camseq01")
 #: task -> (float U-Net, I-LIF U-Net) under checkpoints/ (as benchmarks/ilif.py)
-CHECKPOINTS = {
-    "denoise-grey": ("denoise-grey-blind", "denoise-grey-ilif"),
-    "denoise-colour": ("denoise-colour-blind", "denoise-colour-ilif"),
-    "drive": ("drive", "drive-ilif"),
-    "isbi2012": ("isbi2012", "isbi2012-ilif"),
-    "camseq01": ("camseq01", "camseq01-ilif"),
-}
+#: task -> (float U-Net, I-LIF U-Net) under checkpoints/: the I-LIF benchmark's table
+CHECKPOINTS = ILIF_CHECKPOINTS
 #: the issue's targets: |sdnn - U-Net| per metric
 TARGETS = {"psnr": 0.1, "f1": 0.01, "interior_f1": 0.01, "miou": 0.02}
 #: side of the first test frame's centre crop the readout scale is calibrated on
