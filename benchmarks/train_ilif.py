@@ -35,6 +35,8 @@ _BLIND = dict(sigma_min=0.0, sigma_max=55.0, lr=5e-4, warmup=100, batch=16, patc
 _ILIF = dict(activation="ilif", lr=2e-4, warmup=50)
 _SEG = dict(_ILIF, levels=15, sparsity=3e-3)
 _DEN = dict(_BLIND, **_ILIF, levels=255, init="checkpoints/denoise-grey-blind.pt")
+#: weight-aware fine-tuning of the D = 255 runs (docs/ilif.md)
+_WQ = dict(_DEN, steps=600, lr=1e-4, warmup=20, weight_quant="loihi2")
 
 #: name -> (task, TrainOptions fields). ``init`` is relative to the repository.
 #: The published blind runs were resumed with a changed step count on a busy machine
@@ -75,51 +77,23 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
     # their conv weights rounded to the loihi2 fixed point in every forward
     "denoise-grey-ilif-wq": (
         "denoise-grey",
-        dict(
-            _DEN,
-            steps=600,
-            lr=1e-4,
-            warmup=20,
-            weight_quant="loihi2",
-            init="checkpoints/denoise-grey-ilif.pt",
-        ),
+        dict(_WQ, init="checkpoints/denoise-grey-ilif.pt"),
     ),  # fmt: skip
     "denoise-colour-ilif-wq": (
         "denoise-colour",
-        dict(
-            _DEN,
-            steps=600,
-            lr=1e-4,
-            warmup=20,
-            weight_quant="loihi2",
-            init="checkpoints/denoise-colour-ilif.pt",
-        ),
+        dict(_WQ, init="checkpoints/denoise-colour-ilif.pt"),
     ),  # fmt: skip
     # the synop penalty on top of the weight-aware run (graded: fewer non-zero counts)
     "denoise-grey-ilif-wq-sparse": (
         "denoise-grey",
         dict(
-            _DEN,
-            steps=600,
-            lr=1e-4,
-            warmup=20,
-            weight_quant="loihi2",
-            sparsity=1e-4,
-            sparsity_form="graded",
-            init="checkpoints/denoise-grey-ilif-wq.pt",
+            _WQ, sparsity=1e-4, sparsity_form="graded", init="checkpoints/denoise-grey-ilif-wq.pt"
         ),
     ),  # fmt: skip
     "denoise-grey-ilif-wq-sparse-1e-3": (
         "denoise-grey",
         dict(
-            _DEN,
-            steps=600,
-            lr=1e-4,
-            warmup=20,
-            weight_quant="loihi2",
-            sparsity=1e-3,
-            sparsity_form="graded",
-            init="checkpoints/denoise-grey-ilif-wq.pt",
+            _WQ, sparsity=1e-3, sparsity_form="graded", init="checkpoints/denoise-grey-ilif-wq.pt"
         ),
     ),  # fmt: skip
     "drive-ilif": (

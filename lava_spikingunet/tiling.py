@@ -36,6 +36,7 @@ import numpy as np
 from lava_spikingunet.errors import UserError
 from lava_spikingunet.graph.dispatch import EdgeTable
 from lava_spikingunet.graph.ir import AvgPoolEdge, ConvEdge, ConvTransposeEdge, SpikingGraph
+from lava_spikingunet.pipeline.outputs import layer_row
 
 __all__ = [
     "TilePlan",
@@ -427,18 +428,7 @@ def verify_tiled(
         for name in g.neurons():
             want = ref.spikes[name].numpy()  # (steps, tiles, C, H, W)
             got = lava.spikes[name].reshape(plan.count, flen, *want.shape[2:]).swapaxes(0, 1)
-            diff = got[: want.shape[0]] != want
-            steps = np.flatnonzero(diff.reshape(diff.shape[0], -1).any(1))
-            layers.append(
-                {
-                    "layer": name,
-                    "steps": int(want.shape[0]),
-                    "elements": int(want[0].size),
-                    "spikes": int(want.sum()),
-                    "mismatches": int(diff.sum()),
-                    "mismatch_steps": steps.tolist()[:20],
-                }
-            )
+            layers.append(layer_row(name, want, got[: want.shape[0]]))
         acc_diff = int((lava.acc != ref_acc).sum())
         reports.append(
             {

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_ilif import _ilif_unet
 
-from lava_spikingunet.ann.ilif import calibrate_thetas
-from lava_spikingunet.ann.unet import UNet, UNetConfig
+from lava_spikingunet.ann.unet import UNet
 from lava_spikingunet.ann.weight_quant import attach_weight_quant, fake_quantize
 from lava_spikingunet.conversion.ilif import convert_ilif
 from lava_spikingunet.fixed_point.quantize import dequantize_graph, quantize_graph, quantize_weights
@@ -15,21 +15,13 @@ from lava_spikingunet.fixed_point.quantize import dequantize_graph, quantize_gra
 CASES = [(0, 1, 3, 15, (1, 1), True), (1, 2, 4, 255, (1, 1), True), (2, 2, 3, 7, (3, 2), False)]
 
 
-def _unet(seed, depth, width, levels, chans, residual):
-    torch.manual_seed(seed)
-    cfg = UNetConfig(
-        chans[0], chans[1], width, depth, head_kernel=3 if residual else 1,
-        residual=residual, activation="ilif", levels=levels,
-    )  # fmt: skip
-    unet = UNet(cfg)
-    side = 4 * 2**depth
-    x = torch.rand(2, chans[0], side, side)
-    calibrate_thetas(unet, [x], percentile=99.0)
-    # spread the steps so that edge gains differ from layer to layer
+def _unet(*case):
+    """A calibrated random I-LIF U-Net (test_ilif's) with its steps spread apart, so that
+    edge gains differ from layer to layer."""
+    unet, x, side = _ilif_unet(*case)
     with torch.no_grad():
         for i, mod in enumerate(unet.ilif.values()):
             mod.log_theta += 0.3 * ((i % 3) - 1)
-    unet.eval()
     return unet, x, side
 
 

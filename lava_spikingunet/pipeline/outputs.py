@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SimOutput"]
+import numpy as np
+
+__all__ = ["SimOutput", "layer_row"]
 
 
 @dataclass
@@ -34,3 +36,18 @@ class SimOutput:
     def saturated(self) -> list[str]:
         """Layers whose state was clamped at a bound during the run."""
         return [n for n, s in self.stats.items() if s.get("saturated")]
+
+
+def layer_row(name: str, want: np.ndarray, got: np.ndarray) -> dict:
+    """One layer's comparison: spikes ``want`` (reference) against ``got`` (Lava), both
+    ``(steps, ...)``; the first 20 mismatching steps are listed."""
+    diff = got != want
+    steps = np.flatnonzero(diff.reshape(diff.shape[0], -1).any(1))
+    return {
+        "layer": name,
+        "steps": int(want.shape[0]),
+        "elements": int(want[0].size),
+        "spikes": int(want.sum()),
+        "mismatches": int(diff.sum()),
+        "mismatch_steps": steps.tolist()[:20],
+    }

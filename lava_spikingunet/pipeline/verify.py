@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from lava_spikingunet.errors import InputError
+from lava_spikingunet.pipeline.outputs import layer_row
 
 if TYPE_CHECKING:
     from lava_spikingunet.graph.ir import SpikingGraph
@@ -20,24 +21,12 @@ __all__ = ["compare", "prepare_frame", "verify", "verify_frame", "verify_runs"]
 
 def compare(graph: SpikingGraph, ref: Any, lava: Any) -> dict:
     """Per-layer comparison of a reference result and a Lava result (one frame)."""
-    import numpy as np
 
     layers = []
     for name in graph.neurons():
         want = ref.spikes[name].numpy()[:, 0]
         got = lava.spikes[name][: want.shape[0]]
-        diff = got != want
-        steps = np.flatnonzero(diff.reshape(diff.shape[0], -1).any(1))
-        layers.append(
-            {
-                "layer": name,
-                "steps": int(want.shape[0]),
-                "elements": int(want[0].size),
-                "spikes": int(want.sum()),
-                "mismatches": int(diff.sum()),
-                "mismatch_steps": steps.tolist()[:20],
-            }
-        )
+        layers.append(layer_row(name, want, got))
     acc_diff = int((lava.acc[0] != ref.acc.numpy()[0]).sum())
     return {
         "form": lava.form,
