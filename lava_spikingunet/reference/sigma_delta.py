@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from lava_spikingunet.backends.lava.numpy_ops import Conv2d, ConvTranspose2d, avgpool2d, shift
+from lava_spikingunet.graph.dispatch import EdgeTable
 from lava_spikingunet.graph.ir import (
     AvgPoolEdge,
     ConvEdge,
@@ -123,6 +124,27 @@ def sdnn_params(
     return out
 
 
+def _conv_op(e: ConvEdge, m: np.ndarray):
+    return Conv2d(m, e.stride, e.padding), CONV_OUT_BITS
+
+
+def _pool_op(e: AvgPoolEdge, m: np.ndarray):
+    k, w = e.kernel, int(m)
+    return (lambda x: avgpool2d(x, w, k)), CONV_OUT_BITS  # built as a grouped Conv
+
+
+def _convt_op(e: ConvTransposeEdge, m: np.ndarray):
+    # Lava's Sparse model: int32, no clamp (wrap 0)
+    return ConvTranspose2d(m, e.stride, e.padding, e.output_padding), 0
+
+
+#: Per edge type: (integer operator, output wrap bits) of the stock synapse it becomes.
+_EDGE_OPS = EdgeTable(
+    "sigma-delta reference",
+    {ConvEdge: _conv_op, AvgPoolEdge: _pool_op, ConvTransposeEdge: _convt_op},
+)
+
+
 class EdgeOp:
     """The integer current of one synaptic edge for a message tensor ``(B, C, H, W)``."""
 
@@ -132,24 +154,16 @@ class EdgeOp:
         if self.delay < 1:
             raise ValueError("synaptic edges of the sdnn form need a delay >= 1")
         m = np.asarray(edge.mant, dtype=np.int64)
-        if isinstance(edge, ConvEdge):
-            self._op = Conv2d(m, edge.stride, edge.padding)
-            self.wrap = CONV_OUT_BITS
-        elif isinstance(edge, AvgPoolEdge):
-            k, w = edge.kernel, int(m)
-            self._op = lambda x: avgpool2d(x, w, k)
-            self.wrap = CONV_OUT_BITS  # built as a grouped Conv
-        elif isinstance(edge, ConvTransposeEdge):
-            self._op = ConvTranspose2d(m, edge.stride, edge.padding, edge.output_padding)
-            self.wrap = 0  # Lava's Sparse model: int32, no clamp
-        else:
-            raise TypeError(f"unknown edge type {type(edge).__name__}")
+        self._op, self.wrap = _EDGE_OPS[edge](edge, m)
 
     def _sparse(self, msg: np.ndarray) -> np.ndarray | None:
         """The operator by scatter-add over the non-zero messages (exact: float64 sums of
         integers below 2^53), or None where the dense product is cheaper."""
         e = self.edge
-        if isinstance(e, AvgPoolEdge) or (isinstance(e, ConvEdge) and e.stride != 1):
+        # the scatter path knows conv and convT (any other edge: the table's dense op)
+        if type(e) not in (ConvEdge, ConvTransposeEdge) or (
+            isinstance(e, ConvEdge) and e.stride != 1
+        ):
             return None
         nz = np.flatnonzero(msg)
         if nz.size == 0 or nz.size * SPARSE_RATIO > msg.size:

@@ -28,6 +28,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 import lava_spikingunet  # noqa: F401  (the Lava compat hook, before lava)
+from lava_spikingunet.graph.dispatch import EdgeTable
 from lava_spikingunet.graph.ir import (
     AvgPoolEdge,
     ConvEdge,
@@ -157,6 +158,68 @@ class SDNNLavaNet:
         return [self.source, *self.neurons.values(), *self.synapses.values(), *self.sinks.values()]
 
 
+#: Per edge type: its weight matrix (``DelaySparse`` for an edge with an extra delay).
+_MATRICES = EdgeTable(
+    "sdnn matrices",
+    {
+        ConvEdge: lambda e, shape: conv_matrix(e.mant, shape, e.stride, e.padding),
+        AvgPoolEdge: lambda e, shape: pool_matrix(int(e.mant), shape, e.kernel),
+        ConvTransposeEdge: lambda e, shape: conv_transpose_matrix(
+            e.mant, shape, e.stride, e.padding, e.output_padding
+        ),
+    },
+)
+
+
+def _conv_synapse(e: ConvEdge, shape, name: str):
+    from lava.proc.conv.process import Conv
+
+    from lava_spikingunet.backends.sdnn.models import torch_to_lava_weight
+
+    syn = Conv(
+        weight=torch_to_lava_weight(e.mant).astype(np.int32),
+        weight_exp=int(e.exp),
+        input_shape=whc(shape),
+        padding=int(e.padding),
+        stride=int(e.stride),
+        num_message_bits=MESSAGE_BITS,
+        name=name,
+    )
+    return syn, False
+
+
+def _pool_synapse(e: AvgPoolEdge, shape, name: str):
+    from lava.proc.conv.process import Conv
+
+    c, k = shape[0], int(e.kernel)
+    syn = Conv(
+        weight=np.full((c, k, k, 1), int(e.mant), np.int32),
+        weight_exp=int(e.exp),
+        input_shape=whc(shape),
+        stride=k,
+        groups=c,
+        num_message_bits=MESSAGE_BITS,
+        name=name,
+    )
+    return syn, False
+
+
+def _convt_synapse(e: ConvTransposeEdge, shape, name: str):
+    from lava.proc.sparse.process import Sparse
+
+    mat, _ = _MATRICES[e](e, shape)
+    w, ex = _sparse_weights(mat, int(e.exp))
+    return Sparse(weights=w, weight_exp=ex, num_message_bits=MESSAGE_BITS, name=name), True
+
+
+#: Per edge type: the stock Lava synapse of an edge without extra delay, and whether it
+#: reads flat vectors (a matrix) or (W, H, C) frames (a Conv).
+_SYNAPSES = EdgeTable(
+    "sdnn synapses",
+    {ConvEdge: _conv_synapse, AvgPoolEdge: _pool_synapse, ConvTransposeEdge: _convt_synapse},
+)
+
+
 def build_sdnn(
     graph: SpikingGraph,
     current: np.ndarray,
@@ -167,13 +230,10 @@ def build_sdnn(
 ) -> SDNNLavaNet:
     """The Lava network of ``graph`` fed with ``current`` (``(C, H, W)``, ``(1, C, H, W)``
     or ``(F, 1, C, H, W)`` int: F frames of one stream, each held ``hold`` steps)."""
-    from lava.proc.conv.process import Conv
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.sdn.process import ActivationMode, SigmaDelta
-    from lava.proc.sparse.process import DelaySparse, Sparse
-
-    from lava_spikingunet.backends.sdnn.models import torch_to_lava_weight
+    from lava.proc.sparse.process import DelaySparse
 
     cur = np.asarray(current)
     while cur.ndim < 5:
@@ -226,14 +286,7 @@ def build_sdnn(
         if e.delay < 1:
             raise ValueError(f"{src}->{dst}: synaptic delays must be >= 1")
         if e.delay > 1:  # extra delay: DelaySparse holds it (delays = d - 1, netx's meaning)
-            if isinstance(e, ConvEdge):
-                mat, _ = conv_matrix(e.mant, s_shape, e.stride, e.padding)
-            elif isinstance(e, AvgPoolEdge):
-                mat, _ = pool_matrix(int(e.mant), s_shape, e.kernel)
-            else:
-                mat, _ = conv_transpose_matrix(
-                    e.mant, s_shape, e.stride, e.padding, e.output_padding
-                )
+            mat, _ = _MATRICES[e](e, s_shape)
             w, ex = _sparse_weights(mat, int(e.exp))
             d = csr_matrix((np.full(w.nnz, e.delay - 1), w.indices, w.indptr), shape=w.shape)
             syn = DelaySparse(
@@ -242,41 +295,14 @@ def build_sdnn(
             )  # fmt: skip
             pre.s_out.flatten().connect(syn.s_in)
             syn.a_out.reshape(whc(graph.node(dst).shape)).connect(tgt.a_in)
-        elif isinstance(e, ConvEdge):
-            syn = Conv(
-                weight=torch_to_lava_weight(e.mant).astype(np.int32),
-                weight_exp=int(e.exp),
-                input_shape=whc(s_shape),
-                padding=int(e.padding),
-                stride=int(e.stride),
-                num_message_bits=MESSAGE_BITS,
-                name=f"{src}->{dst}",
-            )
-            pre.s_out.connect(syn.s_in)
-            syn.a_out.connect(tgt.a_in)
-        elif isinstance(e, AvgPoolEdge):
-            c, k = s_shape[0], int(e.kernel)
-            syn = Conv(
-                weight=np.full((c, k, k, 1), int(e.mant), np.int32),
-                weight_exp=int(e.exp),
-                input_shape=whc(s_shape),
-                stride=k,
-                groups=c,
-                num_message_bits=MESSAGE_BITS,
-                name=f"{src}->{dst}",
-            )
-            pre.s_out.connect(syn.s_in)
-            syn.a_out.connect(tgt.a_in)
-        elif isinstance(e, ConvTransposeEdge):
-            mat, _ = conv_transpose_matrix(e.mant, s_shape, e.stride, e.padding, e.output_padding)
-            w, ex = _sparse_weights(mat, int(e.exp))
-            syn = Sparse(
-                weights=w, weight_exp=ex, num_message_bits=MESSAGE_BITS, name=f"{src}->{dst}"
-            )
-            pre.s_out.flatten().connect(syn.s_in)
-            syn.a_out.reshape(whc(graph.node(dst).shape)).connect(tgt.a_in)
         else:
-            raise TypeError(f"unknown edge type {type(e).__name__}")
+            syn, flat = _SYNAPSES[e](e, s_shape, f"{src}->{dst}")
+            if flat:  # a matrix synapse reads and writes flat vectors
+                pre.s_out.flatten().connect(syn.s_in)
+                syn.a_out.reshape(whc(graph.node(dst).shape)).connect(tgt.a_in)
+            else:
+                pre.s_out.connect(syn.s_in)
+                syn.a_out.connect(tgt.a_in)
         synapses[(src, dst)] = syn
 
     sinks: dict[str, object] = {}

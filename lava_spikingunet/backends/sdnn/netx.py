@@ -41,6 +41,7 @@ import numpy as np
 from lava_spikingunet.backends.sdnn.convert import to_sdnn
 from lava_spikingunet.fixed_point.formats import FixedPointFormat
 from lava_spikingunet.fixed_point.quantize import graph_format, quantize_weights
+from lava_spikingunet.graph.dispatch import EdgeTable
 from lava_spikingunet.graph.ir import (
     AvgPoolEdge,
     ConvEdge,
@@ -225,38 +226,55 @@ def _neuron(grp, graph, n, info) -> None:
     grp.create_dataset("biasState", data=b)  # state units (ours, always)
 
 
+def _write_conv(grp, e0: ConvEdge, parts: list[np.ndarray]) -> None:
+    _str(grp, "type", "conv")
+    weight = np.concatenate(parts, axis=1)  # a concat: the inputs' channels side by side
+    grp.create_dataset("inChannels", data=int(weight.shape[1]))
+    grp.create_dataset("outChannels", data=int(weight.shape[0]))
+    grp.create_dataset("kernelSize", data=_pair(e0.kernel_size))
+    grp.create_dataset("stride", data=_pair(e0.stride))
+    grp.create_dataset("padding", data=_pair(e0.padding))
+    grp.create_dataset("dilation", data=_pair(1))
+    grp.create_dataset("groups", data=1)
+    grp.create_dataset("weight", data=weight.astype(np.int16))
+
+
+def _write_convt(grp, e0: ConvTransposeEdge, parts: list[np.ndarray]) -> None:
+    _str(grp, "type", "convT")
+    grp.create_dataset("inChannels", data=int(parts[0].shape[0]))
+    grp.create_dataset("outChannels", data=int(parts[0].shape[1]))
+    grp.create_dataset("kernelSize", data=_pair(e0.kernel_size))
+    grp.create_dataset("stride", data=_pair(e0.stride))
+    grp.create_dataset("padding", data=_pair(e0.padding))
+    grp.create_dataset("outputPadding", data=_pair(e0.output_padding))
+    grp.create_dataset("weight", data=parts[0].astype(np.int16))
+
+
+def _write_pool(grp, e0: AvgPoolEdge, parts: list[np.ndarray]) -> None:
+    _str(grp, "type", "pool")
+    grp.create_dataset("kernelSize", data=_pair(e0.kernel))
+    grp.create_dataset("stride", data=_pair(e0.kernel))
+    grp.create_dataset("weight", data=int(parts[0]))
+
+
+#: Per edge type: its synapse group writer, and whether several inputs (a concat) may
+#: share one group.
+_SYNAPSE_WRITERS = EdgeTable(
+    "sdnn netx",
+    {ConvEdge: (_write_conv, True), ConvTransposeEdge: (_write_convt, False),
+     AvgPoolEdge: (_write_pool, False)},
+)  # fmt: skip
+
+
 def _synapse(grp, graph, n, ins) -> None:
     e0 = ins[0][1]
     shape = graph.node(n).shape
     grp.create_dataset("shape", data=np.array(shape, np.int64))
     parts = [np.asarray(e.mant) for _, e in ins]
-    if isinstance(e0, ConvEdge):
-        _str(grp, "type", "conv")
-        weight = np.concatenate(parts, axis=1)
-        grp.create_dataset("inChannels", data=int(weight.shape[1]))
-        grp.create_dataset("outChannels", data=int(weight.shape[0]))
-        grp.create_dataset("kernelSize", data=_pair(e0.kernel_size))
-        grp.create_dataset("stride", data=_pair(e0.stride))
-        grp.create_dataset("padding", data=_pair(e0.padding))
-        grp.create_dataset("dilation", data=_pair(1))
-        grp.create_dataset("groups", data=1)
-        grp.create_dataset("weight", data=weight.astype(np.int16))
-    elif isinstance(e0, ConvTransposeEdge) and len(ins) == 1:
-        _str(grp, "type", "convT")
-        grp.create_dataset("inChannels", data=int(parts[0].shape[0]))
-        grp.create_dataset("outChannels", data=int(parts[0].shape[1]))
-        grp.create_dataset("kernelSize", data=_pair(e0.kernel_size))
-        grp.create_dataset("stride", data=_pair(e0.stride))
-        grp.create_dataset("padding", data=_pair(e0.padding))
-        grp.create_dataset("outputPadding", data=_pair(e0.output_padding))
-        grp.create_dataset("weight", data=parts[0].astype(np.int16))
-    elif isinstance(e0, AvgPoolEdge) and len(ins) == 1:
-        _str(grp, "type", "pool")
-        grp.create_dataset("kernelSize", data=_pair(e0.kernel))
-        grp.create_dataset("stride", data=_pair(e0.kernel))
-        grp.create_dataset("weight", data=int(parts[0]))
-    else:
+    writer, concat = _SYNAPSE_WRITERS[e0]
+    if len(ins) > 1 and not concat:
         raise ValueError(f"{n}: unsupported inputs {[type(e).__name__ for _, e in ins]}")
+    writer(grp, e0, parts)
     grp.create_dataset("wgtExp", data=np.array([int(e.exp) for _, e in ins], np.int64))
     grp.create_dataset("delay", data=np.array([int(e.delay) - 1 for _, e in ins], np.int64))
 
