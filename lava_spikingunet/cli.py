@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -50,7 +51,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Seconds the clean-up after a SIGTERM may take before the process exits anyway: the
+#: :class:`Terminated` raised by the handler can be swallowed (a signal that lands in a
+#: finalizer, or under a broad ``except``), and the command must still end.
+TERM_GRACE_S = 30.0
+_term = {"received": False, "timer": None}
+
+
+def _exit_now() -> None:
+    print("spikingunet: terminated (clean-up did not finish in time)", file=sys.stderr)
+    sys.stderr.flush()
+    os._exit(143)
+
+
 def _raise_terminated(signum, frame) -> None:
+    if not _term["received"]:
+        _term["received"] = True
+        timer = threading.Timer(TERM_GRACE_S, _exit_now)
+        timer.daemon = True
+        timer.start()
+        _term["timer"] = timer
     raise Terminated()
 
 
@@ -74,8 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     old_term = None
     if threading.current_thread() is threading.main_thread():
         old_term = signal.signal(signal.SIGTERM, _raise_terminated)
+    _term["received"] = False
     try:
-        return int(args._run(args) or 0)
+        status = int(args._run(args) or 0)
+        if _term["received"]:  # the Terminated was swallowed on its way up
+            raise Terminated()
+        return status
     except SpikingUNetError as exc:
         if args.debug:
             traceback.print_exc()
@@ -115,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     finally:
+        if _term["timer"] is not None:
+            _term["timer"].cancel()
+            _term["timer"] = None
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
 

@@ -500,3 +500,49 @@ def test_stop_timeout_kills_instead_of_crashing(model, no_leftover_processes):
     with pytest.raises(LavaRunError, match="stop"):
         run_lava(q, cur, timeout=1e-6)
     assert isinstance(LavaRunError("x"), UserError)
+
+
+_SWALLOW = r"""
+import os, signal, sys, time
+from lava_spikingunet import cli
+
+cli.TERM_GRACE_S = float(sys.argv[1])
+
+class Finalized:
+    def __del__(self):  # a SIGTERM raised in a finalizer is printed and swallowed
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)
+
+def run(args):
+    obj = Finalized()
+    del obj
+    time.sleep(float(sys.argv[2]))  # the command goes on as if nothing happened
+    return 0
+
+parser = cli.build_parser
+def patched():
+    p = parser()
+    for action in p._subparsers._group_actions:
+        for sub in action.choices.values():
+            sub.set_defaults(_run=run)
+    return p
+cli.build_parser = patched
+sys.exit(cli.main(["export", "x.pt", "--out", "y.h5"]))
+"""
+
+
+@pytest.mark.parametrize("grace, work", [(1.0, 600.0), (600.0, 0.5)])
+def test_sigterm_swallowed_in_a_finalizer_still_ends_the_command(tmp_path, grace, work):
+    """A SIGTERM whose exception a finalizer swallows still ends the command with 143:
+    by the grace timer while it works on, or when its work returns."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "swallow.py"
+    script.write_text(_SWALLOW)
+    out = subprocess.run(
+        [sys.executable, str(script), str(grace), str(work)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 143, out.stderr
+    assert "terminated" in out.stderr
