@@ -89,13 +89,18 @@ def _row(label: str, g, model, task, key: str, args, ref: dict) -> dict:
     return row
 
 
+def checkpoint_paths(name: str, overrides: list[tuple[str, str]]) -> dict[str, Path]:
+    """``{"unet": path, "ilif": path}`` of a task, with ``--ilif-checkpoint`` overrides."""
+    float_name, ilif_name = CHECKPOINTS[name]
+    ilif_name = dict(overrides).get(name, ilif_name)
+    return {k: repo_checkpoints_dir() / f"{v}.pt" for k, v in (("unet", float_name),
+            ("ilif", ilif_name))}  # fmt: skip
+
+
 def run_ilif(name: str, args: argparse.Namespace) -> dict:
     from lava_spikingunet.backends.sdnn.module import SDNNModule, sdnn_from_ilif
 
-    float_name, ilif_name = CHECKPOINTS[name]
-    ilif_name = dict(args.ilif_checkpoint).get(name, ilif_name)
-    paths = {k: repo_checkpoints_dir() / f"{v}.pt" for k, v in (("unet", float_name),
-             ("ilif", ilif_name))}  # fmt: skip
+    paths = checkpoint_paths(name, args.ilif_checkpoint)
     unet, meta = load_unet(paths["unet"])
     ilif, _ = load_unet(paths["ilif"])
     task = T.load_task(name, args.data_root, (meta.get("train") or {}).get("options"))

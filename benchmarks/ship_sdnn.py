@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lava_spikingunet.checkpoints import load_unet, repo_checkpoints_dir
+from lava_spikingunet.checkpoints import load_unet
 from lava_spikingunet.conversion import tasks as T
 from lava_spikingunet.fileio import write_text_atomic
 
@@ -51,15 +51,12 @@ def first_input(task, crop: int, multiple: int) -> np.ndarray:
 
 
 def ship(name: str, args: argparse.Namespace) -> dict:
-    from benchmarks.sdnn_static import CHECKPOINTS, calib_frame, sha256
+    from benchmarks.sdnn_static import calib_frame, checkpoint_paths, sha256
     from lava_spikingunet.backends.sdnn.module import SDNNModule, sdnn_from_ilif
     from lava_spikingunet.backends.sdnn.netx import export_sdnn_netx, load_sdnn_netx
     from lava_spikingunet.backends.sdnn.stages import profile_sdnn, sdnn_problems, verify_sdnn
 
-    float_name, ilif_name = CHECKPOINTS[name]
-    ilif_name = dict(args.ilif_checkpoint).get(name, ilif_name)
-    ck = {k: repo_checkpoints_dir() / f"{v}.pt" for k, v in (("unet", float_name),
-          ("ilif", ilif_name))}  # fmt: skip
+    ck = checkpoint_paths(name, args.ilif_checkpoint)
     unet, meta = load_unet(ck["unet"])
     ilif, ilif_meta = load_unet(ck["ilif"])
     task = T.load_task(name, args.data_root, (meta.get("train") or {}).get("options"))

@@ -10,6 +10,7 @@ from lava_spikingunet.ann.unet import UNet, UNetConfig
 from lava_spikingunet.cli import main
 from lava_spikingunet.commands import deploy
 from lava_spikingunet.graph.from_unet import unet_to_graph
+from lava_spikingunet.pipeline import deploy as deploy_stage
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +36,13 @@ def models(tmp_path_factory):
 
 
 def test_lava_loihi_not_installed_here():
-    if deploy.lava_loihi_available():
+    if deploy_stage.lava_loihi_available():
         pytest.skip("lava-loihi is installed in this environment")
-    assert not deploy.lava_loihi_available()
+    assert not deploy_stage.lava_loihi_available()
 
 
 def test_deploy_without_lava_loihi_fails_cleanly(models, capsys, monkeypatch):
-    monkeypatch.setattr(deploy, "lava_loihi_available", lambda: False)
+    monkeypatch.setattr(deploy_stage, "lava_loihi_available", lambda: False)
     rc = main(["deploy", str(models / "m.h5"), "--hw", "loihi2"])
     out, err = capsys.readouterr()
     assert rc != 0
@@ -83,7 +84,7 @@ def test_deploy_bad_models(models, capsys):
 
 def test_deploy_board_paths_never_trace(models, capsys, monkeypatch):
     """With lava-loihi 'present': no image is refused, a failing board run is reported."""
-    monkeypatch.setattr(deploy, "lava_loihi_available", lambda: True)
+    monkeypatch.setattr(deploy_stage, "lava_loihi_available", lambda: True)
     assert main(["deploy", str(models / "m.h5")]) == 2
     assert "pass --image" in capsys.readouterr().err
 
@@ -122,7 +123,7 @@ def test_board_path_end_to_end_on_the_simulator(models, capsys, monkeypatch, no_
     acc = run_lava(q, current, "graded", run_cfg=Loihi2SimCfg(select_tag="fixed_pt")).acc
     np.testing.assert_array_equal(acc, simulate(q, current=current).acc.numpy())
 
-    monkeypatch.setattr(deploy, "lava_loihi_available", lambda: True)
+    monkeypatch.setattr(deploy_stage, "lava_loihi_available", lambda: True)
     monkeypatch.setattr(deploy, "hw_run_config", lambda _: Loihi2SimCfg(select_tag="fixed_pt"))
     rc = main(["deploy", str(models / "m.h5"), "--image", str(models / "img.png")])
     assert rc == 0 and "ran on loihi2: readout y in" in capsys.readouterr().out

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 # imported by name: run() looks them up here, so a test can stand in for the board
-from lava_spikingunet.pipeline.deploy import NOT_INSTALLED, hw_run_config, lava_loihi_available
+from lava_spikingunet.pipeline.deploy import hw_run_config, require_board
 
 HELP = "validate a model against a Loihi profile and run it on the board"
 
@@ -75,7 +75,6 @@ def format_mapping(summary: dict, latency: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from lava_spikingunet.data.frames import load_input
-    from lava_spikingunet.errors import HardwareUnavailableError, InputError
     from lava_spikingunet.hw.mapping import latency
     from lava_spikingunet.hw.profiles import load_profile
     from lava_spikingunet.model_io import load_model
@@ -93,10 +92,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_mapping(mapping.summary(), latency(graph, profile)))
     if args.check_only:
         return 0
-    if not lava_loihi_available():
-        raise HardwareUnavailableError(NOT_INSTALLED.format(model=args.model))
-    if args.image is None:
-        raise InputError("pass --image IMG: the input frame to run on the chip")
+    require_board(args.model, args.image)
     x = load_input(args.image, graph.node(graph.input_name).shape[0])
     acc = run_on_board(graph, x, form, hw_run_config(profile.name), profile.name)
     y = acc / (graph.meta.timesteps * graph.node(graph.readout_name).scale)

@@ -46,6 +46,15 @@ NOT_INSTALLED = (
 )
 
 
+def require_board(model: Any, image: Any) -> None:
+    """Stop before a board run that cannot happen: no lava-loihi (the model passed its
+    checks), or no input frame."""
+    if not lava_loihi_available():
+        raise HardwareUnavailableError(NOT_INSTALLED.format(model=model))
+    if image is None:
+        raise InputError("pass --image IMG: the input frame to run on the chip")
+
+
 def lava_loihi_available() -> bool:
     """Whether Intel's lava-loihi extension is importable (no import is done)."""
     import lava_spikingunet  # noqa: F401  (compat hook before lava is looked up)

@@ -91,8 +91,8 @@ def run_deploy(args: argparse.Namespace) -> int:
     """Check the ``sdnn`` model against the profile, then run it on ``Loihi2HwCfg``
     (lava-loihi), or stop with the deploy command's message."""
     from lava_spikingunet.backends.sdnn.stages import deploy_sdnn, load_sdnn_model, sdnn_problems
-    from lava_spikingunet.errors import HardwareUnavailableError, InputError, UserError
-    from lava_spikingunet.pipeline.deploy import NOT_INSTALLED, lava_loihi_available
+    from lava_spikingunet.errors import UserError
+    from lava_spikingunet.pipeline.deploy import require_board
 
     graph = load_sdnn_model(args.model)
     problems = sdnn_problems(graph, args.hw)
@@ -107,10 +107,7 @@ def run_deploy(args: argparse.Namespace) -> int:
     )
     if args.check_only:
         return 0
-    if not lava_loihi_available():
-        raise HardwareUnavailableError(NOT_INSTALLED.format(model=args.model))
-    if args.image is None:
-        raise InputError("pass --image IMG: the input frame to run on the chip")
+    require_board(args.model, args.image)
     y = deploy_sdnn(graph, _frame(args, graph), args.hw, model=args.model)
     print(f"ran on {args.hw}: readout y in [{y.min():.4g}, {y.max():.4g}]")
     return 0
