@@ -110,43 +110,30 @@ class UNet(nn.Module):
 
     def forward_unpadded(self, x: torch.Tensor) -> torch.Tensor:
         """Forward pass for inputs whose H and W divide by ``2**depth``."""
-        if self.weight_quant is not None:
-            return self._forward_weight_quant(x)
-        skips = []
-        h = x
-        act = self._act
-        for i, block in enumerate(self.enc):
-            if i > 0:
-                h = act(f"pool{i}")(F.avg_pool2d(h, 2))
-            h = block(h, act(f"enc{i}.c1"), act(f"enc{i}.c2"))
-            skips.append(h)
-        for i in reversed(range(self.config.depth)):
-            h = act(f"up{i}")(self.up[i](h))
-            h = self.dec[i](torch.cat([skips[i], h], dim=1), act(f"dec{i}.c1"), act(f"dec{i}.c2"))
-        return self.head(h)
-
-    def _forward_weight_quant(self, x: torch.Tensor) -> torch.Tensor:
-        """:meth:`forward_unpadded` with every weight passed through ``weight_quant``."""
         q, act = self.weight_quant, self._act
 
-        def conv(key: str, m: nn.Conv2d, h: torch.Tensor) -> torch.Tensor:
+        def conv(key: str, m: nn.Module, h: torch.Tensor) -> torch.Tensor:
+            if q is None:
+                return m(h)
+            if isinstance(m, nn.ConvTranspose2d):
+                w = q(key, m.weight)
+                return F.conv_transpose2d(h, w, m.bias, m.stride, m.padding, m.output_padding)
             return F.conv2d(h, q(key, m.weight), m.bias, m.stride, m.padding)
 
         skips = []
         h = x
         for i, block in enumerate(self.enc):
             if i > 0:
-                quarter = torch.tensor(0.25, dtype=h.dtype)
-                h = act(f"pool{i}")(F.avg_pool2d(h, 2) * (q(f"pool{i}", quarter) / 0.25))
+                h = F.avg_pool2d(h, 2)
+                if q is not None:  # the pool edge's rounded 1/4
+                    quarter = torch.tensor(0.25, dtype=h.dtype)
+                    h = h * (q(f"pool{i}", quarter) / 0.25)
+                h = act(f"pool{i}")(h)
             h = act(f"enc{i}.c1")(conv(f"enc{i}.conv1", block.conv1, h))
             h = act(f"enc{i}.c2")(conv(f"enc{i}.conv2", block.conv2, h))
             skips.append(h)
         for i in reversed(range(self.config.depth)):
-            up = self.up[i]
-            h = F.conv_transpose2d(
-                h, q(f"up{i}", up.weight), up.bias, up.stride, up.padding, up.output_padding
-            )
-            h = act(f"up{i}")(h)
+            h = act(f"up{i}")(conv(f"up{i}", self.up[i], h))
             h = torch.cat([skips[i], h], dim=1)
             h = act(f"dec{i}.c1")(conv(f"dec{i}.conv1", self.dec[i].conv1, h))
             h = act(f"dec{i}.c2")(conv(f"dec{i}.conv2", self.dec[i].conv2, h))

@@ -26,6 +26,7 @@ network trains with are the weights it deploys (a test checks them edge by edge)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -49,7 +50,7 @@ def fake_quantize(
         if torch.any(x != 0):
             top = float(x.abs().max())
             # only exponents where the largest weight keeps at least one mantissa bit
-            e_hi = min(exp_range[1], int(torch.tensor(top).log2().ceil()) + 1)
+            e_hi = min(exp_range[1], math.ceil(math.log2(top)) + 1)
             e_lo = max(exp_range[0], e_hi - 40)
             for e in range(max(e_hi, exp_range[0]), e_lo - 1, -1):
                 m = torch.clamp(torch.round(torch.ldexp(x, torch.tensor(-e))), lo, hi)
