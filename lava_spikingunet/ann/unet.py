@@ -65,8 +65,12 @@ class DoubleConv(nn.Module):
         self.conv1 = conv3x3(c_in, c_out)
         self.conv2 = conv3x3(c_out, c_out)
 
-    def forward(self, x: torch.Tensor, act1=F.relu, act2=F.relu) -> torch.Tensor:
-        return act2(self.conv2(act1(self.conv1(x))))
+    def forward(self, x: torch.Tensor, act1=F.relu, act2=F.relu, conv=None) -> torch.Tensor:
+        """``conv(name, module, x)`` applies a conv (default: the module itself; the U-Net
+        passes one that rounds the weights in weight-aware training)."""
+        if conv is None:
+            return act2(self.conv2(act1(self.conv1(x))))
+        return act2(conv("conv2", self.conv2, act1(conv("conv1", self.conv1, x))))
 
 
 class UNet(nn.Module):
@@ -120,6 +124,10 @@ class UNet(nn.Module):
                 return F.conv_transpose2d(h, w, m.bias, m.stride, m.padding, m.output_padding)
             return F.conv2d(h, q(key, m.weight), m.bias, m.stride, m.padding)
 
+        def in_block(prefix: str):
+            """A block's convs (module hooks fire: calibration records through them)."""
+            return None if q is None else (lambda k, m, h: conv(f"{prefix}.{k}", m, h))
+
         skips = []
         h = x
         for i, block in enumerate(self.enc):
@@ -129,14 +137,12 @@ class UNet(nn.Module):
                     quarter = torch.tensor(0.25, dtype=h.dtype)
                     h = h * (q(f"pool{i}", quarter) / 0.25)
                 h = act(f"pool{i}")(h)
-            h = act(f"enc{i}.c1")(conv(f"enc{i}.conv1", block.conv1, h))
-            h = act(f"enc{i}.c2")(conv(f"enc{i}.conv2", block.conv2, h))
+            h = block(h, act(f"enc{i}.c1"), act(f"enc{i}.c2"), in_block(f"enc{i}"))
             skips.append(h)
         for i in reversed(range(self.config.depth)):
             h = act(f"up{i}")(conv(f"up{i}", self.up[i], h))
             h = torch.cat([skips[i], h], dim=1)
-            h = act(f"dec{i}.c1")(conv(f"dec{i}.conv1", self.dec[i].conv1, h))
-            h = act(f"dec{i}.c2")(conv(f"dec{i}.conv2", self.dec[i].conv2, h))
+            h = self.dec[i](h, act(f"dec{i}.c1"), act(f"dec{i}.c2"), in_block(f"dec{i}"))
         return conv("head", self.head, h)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
