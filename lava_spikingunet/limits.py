@@ -162,7 +162,8 @@ def estimate_lava_memory(
     (default: the depth the run uses, ``backends/lava/channels.py``), each the port's
     shape times its dtype: the encoder's int64 current, a synapse's int64 current, the
     spikes (graded: uint8 counts; cascade: one bool map per stage; virtual: ``ceil(D/8)``
-    bytes), and in the cascade form the integrator's and stages' int64 residual loop.
+    bytes). Every neuron layer is one process in every form (a cascade layer's stages
+    run inside its process: its residual is no channel).
     Private memory is the measured model of :data:`LAVA_PROCESS_BYTES` and the
     per-element constants: each neuron's state and temporaries, each synapse's buffered
     result and temporaries, a conv's float32 im2col columns, a delay ring of uint8
@@ -183,12 +184,8 @@ def estimate_lava_memory(
     for name in neurons:
         node = graph.node(name)
         n = elems(name)
-        stages = node.n_thresholds if form == "cascade" else 0
-        procs += 1 + stages
-        # every cascade stage is a process with its own per-element state and temporaries
-        private += (1 + stages) * (LAVA_PROCESS_BYTES + n * LAVA_NEURON_BYTES_PER_ELEMENT)
-        if stages:  # the integrator's v_out and each stage's residual r_out (int64)
-            shm += (stages + 1) * n * 8 * depth
+        procs += 1  # one process per layer in every form (a cascade's stages run inside it)
+        private += LAVA_PROCESS_BYTES + n * LAVA_NEURON_BYTES_PER_ELEMENT
     for src, dst, e in graph.edges():
         n_in, n_out = elems(src), elems(dst)
         if src == graph.input_name:  # the static input edge
@@ -202,6 +199,8 @@ def estimate_lava_memory(
         procs += 1
         taps = getattr(e, "kernel_size", 1) ** 2  # conv and transposed conv; pooling 1
         private += LAVA_PROCESS_BYTES + n_out * LAVA_SYNAPSE_OUT_BYTES_PER_ELEMENT
+        if form == "cascade":  # the stage bits are summed into two int32 buffers
+            private += n_in * 8
         private += int(np.size(e.weight)) * LAVA_WEIGHT_BYTES
         private += n_in * (taps * LAVA_IM2COL_BYTES + max(0, int(e.delay) - 1))
     private += elems(graph.readout_name) * 3 * 8

@@ -249,10 +249,11 @@ def test_saturation_is_exercised() -> None:
     assert v.min() >= lo and v.max() <= hi and (v == lo).any() and (v == hi - 3 * 8).any()
 
 
-def test_floating_pt_models_match_when_exact(no_leftover_processes) -> None:
+@pytest.mark.parametrize("cascade", [False, True], ids=["graded", "cascade"])
+def test_floating_pt_models_match_when_exact(cascade, no_leftover_processes) -> None:
     """With exp >= 0 and no saturation the float models compute the same integers."""
     steps = 6
-    (n1, n2, out), ref = build_chain(False, steps, exp1=0, bits2=40)
+    (n1, n2, out), ref = build_chain(cascade, steps, exp1=0, bits2=40)
     with lava_session(n1):
         _run(n1, steps, tag="floating_pt")
         k2, acc = _spikes(n2, steps), _get(out.acc)
@@ -448,6 +449,29 @@ def test_stage_ports_refuse_undefined_weights() -> None:
         connect_source(casc, syn)
     with pytest.raises(ValueError, match="s_in_2"):
         casc.s_out_2.connect(syn.s_in_2)
+
+
+def test_a_cascade_layer_is_one_process_with_per_stage_ports() -> None:
+    """The cascade stays a hierarchical process with one spike port per stage, but its N
+    stages run in one leaf process (not one process per stage, #15)."""
+    from lava.magma.core.model.sub.model import AbstractSubProcessModel
+
+    from lava_spikingunet.backends.lava import MTCascadeLayer
+    from lava_spikingunet.backends.lava.channels import compile_config
+
+    enc = StaticInputEncoder(current=np.full((1, 2, 2), 9))
+    casc = MTCascadeNeuron(shape=(1, 2, 2), n_thresholds=5, theta_unit_int=4)
+    syn = ConvSynapse(weight=np.ones((1, 1, 1, 1), int), in_shape=(1, 2, 2), n_stage_inputs=5)
+    enc.a_out.connect(casc.a_in)
+    connect_source(casc, syn)
+    assert [casc.stage_out(i).name for i in range(5)] == [f"s_out_{i}" for i in range(5)]
+    exe = casc.compile(_cfg(), compile_config())
+    leaves = sorted(type(p).__name__ for p in exe.proc_builders)
+    assert leaves == ["ConvSynapse", "MTCascadeLayer", "StaticInputEncoder"]
+    assert issubclass(casc.model_class, AbstractSubProcessModel)
+    (layer,) = [p for p in exe.proc_builders if isinstance(p, MTCascadeLayer)]
+    wired = [bool(getattr(layer, f"s_out_{i}").out_connections) for i in range(8)]
+    assert wired == [True] * 5 + [False] * 3  # the stage ports past N stay unconnected
 
 
 def test_session_terminates_workers_after_a_model_error() -> None:

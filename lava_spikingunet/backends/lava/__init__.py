@@ -4,9 +4,9 @@ Processes (each with a ``fixed_pt`` model, bit-exact with docs/semantics.md, and
 ``floating_pt`` model; run with ``Loihi2SimCfg(select_tag="fixed_pt")``):
 
 - synapses: :class:`ConvSynapse`, :class:`AvgPoolSynapse`, :class:`ConvTransposeSynapse`
-- neurons: :class:`MTNeuron` (graded), :class:`MTCascadeNeuron` (hierarchical binary cascade
-  of :class:`MTIntegrator` + :class:`MTStage`), :class:`MTVirtualNeuron` (binary spikes on
-  ``2^N - 1`` virtual sub-steps per step, thermometer-coded)
+- neurons: :class:`MTNeuron` (graded), :class:`MTCascadeNeuron` (hierarchical binary cascade:
+  one :class:`MTCascadeLayer` process runs a layer's N stages), :class:`MTVirtualNeuron`
+  (binary spikes on ``2^N - 1`` virtual sub-steps per step, thermometer-coded)
 - I/O: :class:`StaticInputEncoder`, :class:`Readout`
 
 See docs/lava_backend.md for ports, Vars and timing. Import :mod:`lava_spikingunet` first
@@ -17,10 +17,9 @@ import lava_spikingunet  # noqa: F401  (installs the Lava compat hook before lav
 from lava_spikingunet.backends.lava._common import MAX_STAGES, frame_index, frame_step
 from lava_spikingunet.backends.lava.io import Readout, StaticInputEncoder
 from lava_spikingunet.backends.lava.neurons import (
+    MTCascadeLayer,
     MTCascadeNeuron,
-    MTIntegrator,
     MTNeuron,
-    MTStage,
     MTVirtualNeuron,
 )
 from lava_spikingunet.backends.lava.synapses import (
@@ -37,10 +36,9 @@ __all__ = [
     "AvgPoolSynapse",
     "ConvSynapse",
     "ConvTransposeSynapse",
+    "MTCascadeLayer",
     "MTCascadeNeuron",
-    "MTIntegrator",
     "MTNeuron",
-    "MTStage",
     "MTVirtualNeuron",
     "Readout",
     "StaticInputEncoder",

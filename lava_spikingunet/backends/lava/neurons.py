@@ -7,21 +7,21 @@ All three implement docs/semantics.md section 1 with ``>=`` firing and saturatin
     k <- clip(floor(v / theta_unit_int), 0, 2^N - 1);  v <- v - k * theta_unit_int
 
 - :class:`MTNeuron` (one process) sends ``k`` as a graded spike on ``s_out`` (uint8).
-- :class:`MTCascadeNeuron` (hierarchical) is an :class:`MTIntegrator` and a chain of N
-  :class:`MTStage` processes; stage ``i`` (0-based) fires ``s_i = [r >= theta_unit << (N-1-i)]``
-  on ``s_out_i`` and passes ``r - s_i * theta_i`` on. The stages' bits are the binary digits
-  of ``k`` (most significant first), in the same step as the fused form.
+- :class:`MTCascadeNeuron` (hierarchical) hosts one :class:`MTCascadeLayer` leaf process
+  that integrates and runs the N compare-and-subtract stages of the whole layer; stage
+  ``i`` (0-based) fires ``s_i = [r >= theta_unit << (N-1-i)]`` on ``s_out_i`` and passes
+  ``r - s_i * theta_i`` on. The stages' bits are the binary digits of ``k`` (most
+  significant first), in the same step as the fused form.
 - :class:`MTVirtualNeuron` (one process, SpikeYOLO's spike-driven form) sends ``k`` as a
   thermometer code on ``s_out_virtual``: ``D = 2^N - 1`` binary virtual sub-steps of the
   Lava step, where sub-step ``d`` carries ``s_d = [k > d]`` (the neuron fires on the first
   ``k`` of them), bit-packed 8 sub-steps a byte (``(ceil(D/8), C, H, W)`` uint8,
   ``np.packbits`` order). Downstream synapses only accumulate.
 
-Deadlock freedom of the cascade: within one step the integrator waits for ``a_in`` and for
-the residual ``r_in``; stage ``i`` waits for stage ``i-1`` only. The last stage closes the
-loop but SENDS its buffered residual of the previous step before it receives anything
-(Dense's send-first rule), so the residual edge carries a one-step delay and every wait
-within a step follows the acyclic chain integrator -> stage 0 -> ... -> stage N-1.
+One process per layer, not per stage: the stages run in sequence inside the layer's
+process (the residual never leaves it), so a cascade layer costs one OS process like a
+fused one, and only its N binary spike maps travel on channels. The hierarchical
+:class:`MTCascadeNeuron` keeps the per-stage spike ports ``s_out_i`` as its interface.
 """
 
 from __future__ import annotations
@@ -54,10 +54,9 @@ from lava_spikingunet.backends.lava._common import (
 )
 
 __all__ = [
+    "MTCascadeLayer",
     "MTCascadeNeuron",
-    "MTIntegrator",
     "MTNeuron",
-    "MTStage",
     "MTVirtualNeuron",
     "stage_probe_path",
     "virtual_substeps",
@@ -169,91 +168,38 @@ class MTVirtualNeuron(_MTLayer):
         self.spikes = Var(shape=record_shape(self.proc_params["record_steps"], self.shape), init=0)
 
 
-class MTIntegrator(CheckedProcess):
-    """Integrator of a cascade neuron: ``v = clip(r + I + [start <= t < start + steps] bias)``.
+class MTCascadeLayer(_MTLayer):
+    """The leaf process of :class:`MTCascadeNeuron`: a whole layer's integrator and its N
+    compare-and-subtract stages in one process.
 
-    Ports: ``a_in`` (input current), ``r_in`` (residual of the last stage, one step late),
-    ``v_out`` (membrane to stage 0). Var: ``bias``. At a frame start the residual is
-    ignored (state reset).
+    Same parameters as :class:`MTNeuron`. Every step: ``r = clip(v + I + [window] bias)``,
+    then for stage ``i = 0 .. N-1`` (threshold ``theta_i = theta_unit_int << (N-1-i)``)
+    ``s_i = [r >= theta_i]`` on ``s_out_i`` (bool) and ``r <- r - s_i * theta_i``; the
+    residual left after the last stage is ``v``. Ports: ``a_in``, ``s_out_0 ..
+    s_out_{MAX_STAGES-1}`` (only the first N are sent: Lava needs the model's ports
+    declared statically, unconnected ones cost nothing). Vars: ``v``, ``bias``, ``spikes_0
+    .. spikes_{MAX_STAGES-1}`` (stage histories; a ``(1,)`` dummy past N or when
+    ``record_steps == 0``). With a probe, stage ``i`` writes ``stage_probe_path(probe_path,
+    i)``.
     """
 
-    def __init__(
-        self,
-        *,
-        shape: tuple[int, int, int],
-        bias: int | np.ndarray = 0,
-        start: int = 0,
-        steps: int = 0,
-        v_bits: int = 24,
-        frame_len: int = 0,
-        name: str | None = None,
-    ) -> None:
-        shape = as_shape(shape)
-        sat_bounds(v_bits)
-        _check_window(start, steps)
-        check_common(None, frame_len)
-        super().__init__(
-            shape=shape,
-            start=int(start),
-            steps=int(steps),
-            v_bits=int(v_bits),
-            frame_len=int(frame_len),
-            name=name,
-        )
-        self.a_in = InPort(shape=shape)
-        self.r_in = InPort(shape=shape)
-        self.v_out = OutPort(shape=shape)
-        self.bias = Var(shape=shape, init=per_channel(bias, shape, "bias"))
-
-
-class MTStage(CheckedProcess):
-    """One threshold stage: ``s = [r >= theta]`` on ``s_out`` (bool), ``r - s * theta`` on.
-
-    Ports: ``r_in``, ``r_out`` (residuals), ``s_out`` (binary spikes). Vars: ``r_buf`` (the
-    residual after this stage), ``spikes`` (history, as :class:`MTNeuron`). With
-    ``buffered=True`` (the last stage) ``r_out`` sends the residual of the previous step
-    first, before receiving: that breaks the loop back to the integrator.
-    """
-
-    def __init__(
-        self,
-        *,
-        shape: tuple[int, int, int],
-        theta: int,
-        buffered: bool = False,
-        frame_len: int = 0,
-        record_steps: int = 0,
-        probe_path: str | None = None,
-        probe_len: int = 0,
-        name: str | None = None,
-    ) -> None:
-        shape = as_shape(shape)
-        if int(theta) < 1:
-            raise ValueError(f"theta must be >= 1, got {theta}")
-        check_common(None, frame_len)
-        super().__init__(
-            shape=shape,
-            theta=int(theta),
-            buffered=bool(buffered),
-            frame_len=int(frame_len),
-            record_steps=int(record_steps),
-            name=name,
-            **probe_params(probe_path, probe_len, "uint8"),
-        )
-        self.r_in = InPort(shape=shape)
-        self.r_out = OutPort(shape=shape)
-        self.s_out = OutPort(shape=shape)
-        self.r_buf = Var(shape=shape, init=0)
-        self.spikes = Var(shape=record_shape(record_steps, shape), init=0)
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        n, rec = self.proc_params["n_thresholds"], self.proc_params["record_steps"]
+        for i in range(MAX_STAGES):
+            setattr(self, f"s_out_{i}", OutPort(shape=self.shape))
+            shape = record_shape(rec, self.shape) if i < n else (1,)
+            setattr(self, f"spikes_{i}", Var(shape=shape, init=0))
 
 
 class MTCascadeNeuron(_MTLayer):
-    """MT neuron layer as a binary cascade (hierarchical: integrator + N stages).
+    """MT neuron layer as a binary cascade (hierarchical: one :class:`MTCascadeLayer`
+    leaf process runs the layer's integrator and N stages).
 
     Same parameters as :class:`MTNeuron`. Ports: ``a_in``; ``s_out_0 .. s_out_{N-1}``
-    (bool spikes of stage ``i``, weight ``2^(N-1-i)`` downstream). Vars: ``v`` (alias of
-    the last stage's residual = membrane after reset), ``bias``, ``spikes_0 ..
-    spikes_{N-1}`` (per-stage histories when ``record_steps > 0``).
+    (bool spikes of stage ``i``, weight ``2^(N-1-i)`` downstream). Vars: ``v`` (the
+    residual after the last stage = membrane after reset), ``bias``, ``spikes_0 ..
+    spikes_{N-1}`` (per-stage histories when ``record_steps > 0``); aliases of the leaf's.
     """
 
     def __init__(self, **params) -> None:
@@ -391,117 +337,114 @@ class PyMTVirtualNeuronModelFloat(_MTVirtualNeuronModel):
     FLOAT = True
 
 
-class _MTIntegratorModel(PyLoihiProcessModel):
+class _MTCascadeLayerModel(PyLoihiProcessModel):
+    """Integrate, then the N stages in sequence on the residual, in place."""
+
     FLOAT = False
 
+    def _setup(self) -> None:
+        p = self.proc_params
+        n, shape = p["n_thresholds"], tuple(p["shape"])
+        self._s = np.empty(shape, dtype=bool)
+        self._stages = [
+            (p["theta_unit_int"] << (n - 1 - i), getattr(self, f"s_out_{i}")) for i in range(n)
+        ]
+        self._probes = None
+        if p.get("probe_path") and p["probe_len"] > 0:
+            self._probes = [
+                np.memmap(
+                    stage_probe_path(p["probe_path"], i),
+                    dtype=np.uint8,
+                    mode="r+",
+                    shape=(p["probe_len"], *shape),
+                )
+                for i in range(n)
+            ]
+
     def run_spk(self) -> None:
+        if "_stages" not in self.__dict__:
+            self._setup()
         p = self.proc_params
         t = frame_step(self.time_step, p["frame_len"])
-        cur = self.a_in.recv()
-        r = self.r_in.recv()  # residual of step t-1 (sent first by the last stage)
+        r = self.v  # the residual, updated in place
+        if p["frame_len"] and t == 0:
+            r[:] = 0
+        recv_into(self.a_in, r, add=True)
         if _bias_on(t, p["start"], p["steps"]):
-            cur = cur + self.bias
-        v = cur if (p["frame_len"] and t == 0) else r + cur
+            r += self.bias
         if not self.FLOAT:
-            v = np.clip(v, *sat_bounds(p["v_bits"]))
-        self.v_out.send(v)
+            np.clip(r, *sat_bounds(p["v_bits"]), out=r)
+        s, idx = self._s, self.time_step - 1
+        record = t < p["record_steps"]
+        for i, (theta, port) in enumerate(self._stages):
+            np.greater_equal(r, theta, out=s)
+            np.subtract(r, theta, out=r, where=s)
+            port.send(s)  # copies into the channel: ``s`` is free again
+            if record:
+                getattr(self, f"spikes_{i}")[t] = s
+            if self._probes is not None and 0 <= idx < p["probe_len"]:
+                self._probes[i][idx] = s
 
 
-@implements(proc=MTIntegrator, protocol=LoihiProtocol)
+def _cascade_types(cls: type) -> type:
+    """Declare the stage ports and histories (``MAX_STAGES`` of each) on a model class."""
+    for i in range(MAX_STAGES):
+        setattr(cls, f"s_out_{i}", LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1))
+        setattr(cls, f"spikes_{i}", LavaPyType(np.ndarray, np.int32, precision=1))
+    return cls
+
+
+@implements(proc=MTCascadeLayer, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PyMTIntegratorModelFixed(_MTIntegratorModel):
+class PyMTCascadeLayerModelFixed(_MTCascadeLayerModel):
+    """Fixed point: int64 currents, saturating membrane of ``v_bits`` bits."""
+
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=64)
-    r_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
-    v_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
+    v: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
     bias: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
 
 
-@implements(proc=MTIntegrator, protocol=LoihiProtocol)
+@implements(proc=MTCascadeLayer, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("floating_pt")
-class PyMTIntegratorModelFloat(_MTIntegratorModel):
+class PyMTCascadeLayerModelFloat(_MTCascadeLayerModel):
+    """Float membrane (no saturation); same stages."""
+
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    r_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    v_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    v: np.ndarray = LavaPyType(np.ndarray, float)
     bias: np.ndarray = LavaPyType(np.ndarray, float)
     FLOAT = True
 
 
-class _MTStageModel(PyLoihiProcessModel):
-    def run_spk(self) -> None:
-        p = self.proc_params
-        if p["buffered"]:
-            self.r_out.send(self.r_buf)  # last stage: previous step's residual, sent first
-        r = self.r_in.recv()
-        s = r >= p["theta"]
-        self.r_buf[:] = r - s * p["theta"]
-        if not p["buffered"]:
-            self.r_out.send(self.r_buf)
-        self.s_out.send(s)
-        t = frame_step(self.time_step, p["frame_len"])
-        if t < p["record_steps"]:
-            self.spikes[t] = s
-        write_probe(self, self.time_step - 1, s)
-
-
-@implements(proc=MTStage, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PyMTStageModelFixed(_MTStageModel):
-    r_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64, precision=24)
-    r_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
-    r_buf: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
-    spikes: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
-
-
-@implements(proc=MTStage, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
-class PyMTStageModelFloat(_MTStageModel):
-    r_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    r_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
-    r_buf: np.ndarray = LavaPyType(np.ndarray, float)
-    spikes: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
+for _cls in (PyMTCascadeLayerModelFixed, PyMTCascadeLayerModelFloat):
+    _cascade_types(_cls)
 
 
 @implements(proc=MTCascadeNeuron, protocol=LoihiProtocol)
 class SubMTCascadeNeuronModel(AbstractSubProcessModel):
-    """Builds integrator -> stage 0 -> ... -> stage N-1 -(residual, 1 step)-> integrator."""
+    """Builds the layer's one :class:`MTCascadeLayer` and exposes its first N stage ports."""
 
     def __init__(self, proc: MTCascadeNeuron) -> None:
         p = proc.proc_params
-        n, shape, fl = p["n_thresholds"], p["shape"], p["frame_len"]
-        self.integrator = MTIntegrator(
-            shape=shape,
+        self.layer = MTCascadeLayer(
+            shape=p["shape"],
+            theta_unit_int=p["theta_unit_int"],
+            n_thresholds=p["n_thresholds"],
             bias=proc.bias.init,
             start=p["start"],
             steps=p["steps"],
             v_bits=p["v_bits"],
-            frame_len=fl,
+            frame_len=p["frame_len"],
+            record_steps=p["record_steps"],
+            probe_path=p["probe_path"],
+            probe_len=p["probe_len"],
         )
-        stages = []
-        for i in range(n):
-            stage = MTStage(
-                shape=shape,
-                theta=p["theta_unit_int"] << (n - 1 - i),
-                buffered=(i == n - 1),
-                frame_len=fl,
-                record_steps=p["record_steps"],
-                probe_path=stage_probe_path(p["probe_path"], i),
-                probe_len=p["probe_len"],
+        proc.in_ports.a_in.connect(self.layer.in_ports.a_in)
+        for i in range(p["n_thresholds"]):
+            getattr(self.layer.out_ports, f"s_out_{i}").connect(
+                getattr(proc.out_ports, f"s_out_{i}")
             )
-            setattr(self, f"stage_{i}", stage)  # attributes: find_sub_procs scans dir(self)
-            stages.append(stage)
-        proc.in_ports.a_in.connect(self.integrator.in_ports.a_in)
-        self.integrator.out_ports.v_out.connect(stages[0].in_ports.r_in)
-        for prev, nxt in zip(stages[:-1], stages[1:], strict=True):
-            prev.out_ports.r_out.connect(nxt.in_ports.r_in)
-        stages[-1].out_ports.r_out.connect(self.integrator.in_ports.r_in)
-        for i, stage in enumerate(stages):
-            stage.out_ports.s_out.connect(getattr(proc.out_ports, f"s_out_{i}"))
-            getattr(proc.vars, f"spikes_{i}").alias(stage.vars.spikes)
-        proc.vars.v.alias(stages[-1].vars.r_buf)
-        proc.vars.bias.alias(self.integrator.vars.bias)
+            getattr(proc.vars, f"spikes_{i}").alias(getattr(self.layer.vars, f"spikes_{i}"))
+        proc.vars.v.alias(self.layer.vars.v)
+        proc.vars.bias.alias(self.layer.vars.bias)

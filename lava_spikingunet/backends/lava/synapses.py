@@ -319,6 +319,7 @@ class AbstractSynapseModel(PyLoihiProcessModel):
         self._op: Callable[[np.ndarray], np.ndarray] | None = None
         self._stages: list[tuple[PyInPort, int]] = []
         self._k_in: np.ndarray | None = None  # the graded input, received in place
+        self._k_stages: tuple[np.ndarray, np.ndarray] | None = None  # cascade input
 
     def _make_op(self) -> Callable[[np.ndarray], np.ndarray]:
         raise NotImplementedError
@@ -358,11 +359,19 @@ class AbstractSynapseModel(PyLoihiProcessModel):
             # ``_op`` applies W once (exact in integers; docs/semantics.md section 5).
             n = substep_counts(self.s_in_virtual.recv())
             k = n if k is None else k + n
-        for port, sh in self._stages:
-            s = port.recv().astype(np.int32, copy=False)
-            if sh:
-                s = np.left_shift(s, sh)
-            k = s if k is None else k + s
+        if self._stages:  # k = sum_i s_i << sh_i, read in place into two kept buffers
+            if self._k_stages is None:
+                shape = tuple(self.proc_params["in_shape"])
+                self._k_stages = np.empty(shape, np.int32), np.empty(shape, np.int32)
+            acc, s = self._k_stages
+            for j, (port, sh) in enumerate(self._stages):
+                recv_into(port, acc if j == 0 else s)
+                if j == 0:
+                    np.left_shift(acc, sh, out=acc)
+                else:
+                    np.left_shift(s, sh, out=s)
+                    np.add(acc, s, out=acc)
+            k = acc if k is None else k + acc
         return k
 
     def _scale_into(self, y: np.ndarray, out: np.ndarray) -> None:
