@@ -195,3 +195,71 @@ def test_fanin_limit_tiles_in_two_dimensions():
     limited = map_graph(g, profile, "graded")
     free = map_graph(g, profile, "graded", fanin_limit=10**9)
     assert free.cores < limited.cores <= 6 * free.cores  # was 79x with 1-D tiles
+
+
+def fanin_graph(c_src: int = 10, size: int = 1, kernel: int = 1) -> SpikingGraph:
+    """input -(static)-> n1 (c_src x s x s) -(k x k conv)-> n2 (2 x s x s) -(1x1)-> head:
+    one n2 neuron needs ``c_src * k * k`` input axons (interior)."""
+    g = SpikingGraph(GraphMeta(timesteps=2))
+    g.add_node("input", InputNode((1, size, size)))
+    g.add_node("n1", NeuronNode((c_src, size, size), np.zeros(c_src)))
+    g.add_node("n2", NeuronNode((2, size, size), np.zeros(2)))
+    g.add_node("head", ReadoutNode((1, size, size), np.zeros(1)))
+    g.add_edge("input", "n1", ConvEdge(weight=np.ones((c_src, 1, 1, 1)), static=True))
+    pad = kernel // 2
+    g.add_edge("n1", "n2", ConvEdge(weight=np.ones((2, c_src, kernel, kernel)), padding=pad))
+    g.add_edge("n2", "head", ConvEdge(weight=np.ones((1, 2, 1, 1))))
+    return g
+
+
+def test_fanin_over_the_limit_is_split_over_partial_sum_neurons():
+    """One n2 neuron needs 10 input axons; under a limit of 4 its 10 source channels are
+    cut into 3 groups (4 + 4 + 2 axons), each a layer of partial-sum neurons on a core of
+    its own, and n2's summing neurons take 3 graded axons each: 3 more cores and one more
+    step of latency. More groups would only add cores (one core per group at 1x1)."""
+    from lava_spikingunet.graph.timing import pipeline_depth
+    from lava_spikingunet.hw.mapping import edge_structure, neuron_fanin, split_fanin
+
+    g, p = fanin_graph(), load_profile("loihi2")
+    with pytest.raises(UserError, match=r"layer 'n2'.*40 input axons > 4 .*graded spikes"):
+        map_graph(g, load_profile("loihi1"), "cascade", fanin_limit=4)  # binary only, N = 4
+    m = map_graph(g, p, "graded", fanin_limit=4)
+    n2 = next(lay for lay in m.layers if lay.name == "n2")
+    assert n2.partial_groups == 3 and n2.partial_cores == 3
+    assert [u.fanin_axons for grp in n2.partials for u in grp] == [4, 4, 2]
+    # one graded axon per partial-sum neuron: 2 channels x 3 > 4, so a core per channel
+    assert [u.fanin_axons for u in n2.cores] == [3, 3]
+    assert m.cores == 1 + (3 + 2) + 1 and m.extra_steps == 1 and m.split_layers == {"n2": 3}
+    s = m.summary()
+    assert s["fanin_split"] == {"layers": {"n2": 3}, "partial_cores": 3, "extra_steps": 1}
+    assert s["layers"][1]["partial_groups"] == 3 and s["layers"][1]["fanin_axons_max"] == 4
+    lat = latency(g, p, mapping=m)
+    assert lat["pipeline_depth"] == pipeline_depth(g) + 1 == latency(g, p)["pipeline_depth"] + 1
+    # the groups cover every source channel once, in order, each within the limit
+    structs = [edge_structure(g, "n1", g.edge("n1", "n2"), "graded")]
+    assert neuron_fanin(structs) == 10
+    groups = split_fanin(structs, 4)
+    assert [grp[0].channels.shape[1] for grp in groups] == [4, 4, 2]
+    assert all(neuron_fanin(grp) <= 4 for grp in groups)
+    # 3x3 taps in the cascade form (N = 4 axons per source): 10 * 9 * 4 = 360 per neuron
+    big = fanin_graph(size=6, kernel=3)
+    mc = map_graph(big, p, "cascade", fanin_limit=200)
+    assert mc.split_layers["n2"] >= 2 and mc.extra_steps == 1
+    assert all(u.fanin_axons <= 200 for lay in mc.layers for u in lay._all())
+
+
+def test_fanin_below_the_limit_changes_nothing():
+    """At or under the limit no layer is split: the same cores as the plain tiler's."""
+    from lava_spikingunet.hw.mapping import _LayerCost, edge_structure, tile_layer
+
+    g, p = fanin_graph(size=6, kernel=3), load_profile("loihi2")
+    m = map_graph(g, p, "graded", fanin_limit=90)  # one n2 neuron: exactly 90 axons
+    assert m.split_layers == {} and m.extra_steps == 0 and m.partial_cores == 0
+    assert all(lay.partial_groups == 1 and not lay.partials for lay in m.layers)
+    assert m.summary()["fanin_split"] == {"layers": {}, "partial_cores": 0, "extra_steps": 0}
+    structs = [edge_structure(g, "n1", g.edge("n1", "n2"), "graded")]
+    limited = map_graph(g, p, "graded", fanin_limit=90).profile
+    plain = tile_layer("n2", (2, 6, 6), _LayerCost(structs, 1, 8, "shared"), limited)
+    n2 = next(lay for lay in m.layers if lay.name == "n2")
+    assert n2.cores == plain
+    assert latency(g, p, mapping=m) == latency(g, p)

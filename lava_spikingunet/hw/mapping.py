@@ -21,6 +21,19 @@ The model (docs/profiling.md, "Mapping"):
   Neither counts index or delay fields: real tables are larger than the weight bits.
 - Input axons per core are limited (the profile's ``max_fanin_axons``, or for a profile
   that publishes none, Loihi 2, the estimate :data:`FANIN_AXONS_ESTIMATE`).
+- Fan-in split: a layer whose single neuron needs more input axons than a core takes
+  (a 3x3 conv from 512 channels: 4608) is mapped as a Loihi deployment would map it: its
+  source channels are cut into ``G`` groups, each feeding a layer of partial-sum
+  (dendritic accumulator / relay) neurons, one per target neuron and group, on cores of
+  their own; each partial-sum neuron sends its partial current as one graded spike, and
+  the layer's own neurons (the summing neurons) add the ``G`` partial sums (``G`` axons,
+  weight 1) before they integrate. ``G`` runs from the fewest groups whose worst neuron
+  fits the limit up to :data:`SPLIT_GROUPS_TRIED` times that, channels shared out evenly;
+  the ``G`` with the fewest cores in all is kept. Costs, all in the result: the partial
+  neurons' cores (``partial_cores``) and one more step of latency per split layer on the
+  longest path (``extra_steps``; the skip edges around it take one more step of delay).
+  It needs graded spikes (a profile without them is refused, as before), and a partial
+  sum must fit the graded payload (24 bits on Loihi 2; not checked here).
 - Connectivity is structural (every kernel tap that lands inside the target), which is
   separable in channels, rows and columns, so block counts are exact products of 1-D sums.
 """
@@ -28,6 +41,7 @@ The model (docs/profiling.md, "Mapping"):
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Literal
@@ -181,13 +195,31 @@ class _LayerCost:
     ) -> None:
         self.s, self.cpn, self.bits, self.model = structures, cpn, bits, model
         self.axes = [(_Axis(e.channels), _Axis(e.rows), _Axis(e.cols)) for e in structures]
+        self._keys: dict[tuple, tuple] = {}
+        self._uses: dict[tuple, tuple[int, int, int, int]] = {}
 
     def key(self, axis: str, r: tuple[int, int]) -> tuple:
         """What a block's cost depends on along one axis (equal keys: equal costs)."""
-        i = 0 if axis == "c" else 1
-        return (r[1] - r[0], *((a[i].fanin(*r), a[i].reach(*r)) for a in self.axes))
+        return self._axis_key("cyx".index(axis), r)
+
+    def _axis_key(self, i: int, r: tuple[int, int]) -> tuple:
+        k = self._keys.get((i, r))
+        if k is None:
+            k = (r[1] - r[0], *((a[i].fanin(*r), a[i].reach(*r)) for a in self.axes))
+            self._keys[(i, r)] = k
+        return k
 
     def use(self, b: Block) -> CoreUse:
+        """The block's resources; blocks with equal keys on all three axes cost the same
+        (interior tiles repeat), so each distinct cost is computed once."""
+        key = (self._axis_key(0, b.c), self._axis_key(1, b.y), self._axis_key(2, b.x))
+        hit = self._uses.get(key)
+        if hit is None:
+            hit = self._use(b)
+            self._uses[key] = hit
+        return CoreUse(b, *hit)
+
+    def _use(self, b: Block) -> tuple[int, int, int, int]:
         synapses = axons = entries = 0
         for e, (ac, ay, ax) in zip(self.s, self.axes, strict=True):
             n = e.axons_per_source
@@ -195,13 +227,7 @@ class _LayerCost:
             axons += ac.reach(*b.c) * ay.reach(*b.y) * ax.reach(*b.x) * n
             entries += (b.c[1] - b.c[0]) * e.kernel_entries * n
         stored = synapses if self.model == "dense" else entries
-        return CoreUse(
-            block=b,
-            compartments=b.neurons * self.cpn,
-            synapses=synapses,
-            synaptic_bytes=-(-stored * self.bits // 8),
-            fanin_axons=axons,
-        )
+        return b.neurons * self.cpn, synapses, -(-stored * self.bits // 8), axons
 
 
 def _broken(use: CoreUse, profile: HardwareProfile) -> list[str]:
@@ -270,7 +296,7 @@ def tile_layer(
     # 2. channel groups (sized for the worst row), each over runs of rows; and square
     #    tiles of all channels (a conv's input axons grow with the tile's area plus its
     #    halo, so under a fan-in limit a t x t tile beats a full-width row): the fewer cores
-    candidates: list[list[CoreUse]] = []
+    candidates: list[tuple[int, object]] = []  # (cores, how to build them): build the best
 
     def group_fits(_: int, hi: int) -> bool:
         return all(ok(Block((0, hi), (y, y + 1), (0, W))) for y in range(H))
@@ -288,18 +314,44 @@ def tile_layer(
                 break
             out += uses([cs], memo[key], [(0, W)])
         else:
-            candidates.append(out)
-    for t in range(min(H, W), 0, -1):
-        y0, x0 = (t if H >= 3 * t else 0), (t if W >= 3 * t else 0)
-        if not ok(Block((0, C), (y0, min(H, y0 + t)), (x0, min(W, x0 + t)))):
-            continue  # an interior tile is the costliest: try it first
-        ys = [(y, min(H, y + t)) for y in range(0, H, t)]
-        xs = [(x, min(W, x + t)) for x in range(0, W, t)]
-        if all(ok(Block((0, C), y, x)) for y in ys for x in xs):
-            candidates.append(uses([(0, C)], ys, xs))
-            break
+            candidates.append((len(out), lambda out=out: out))
+
+    def squares(cg: int) -> tuple[int, object] | None:
+        """Channel groups of ``cg`` x the largest square tiles that fit, or None."""
+        cs = [(c, min(C, c + cg)) for c in range(0, C, cg)]
+        for t in range(min(H, W), 0, -1):
+            y0, x0 = (t if H >= 3 * t else 0), (t if W >= 3 * t else 0)
+            if not ok(Block(cs[0], (y0, min(H, y0 + t)), (x0, min(W, x0 + t)))):
+                continue  # an interior tile is the costliest: try it first
+            ys = [(y, min(H, y + t)) for y in range(0, H, t)]
+            xs = [(x, min(W, x + t)) for x in range(0, W, t)]
+            # one block per distinct cost (equal axis keys: equal costs) stands for all
+            rep = [
+                list({cost.key(a, r): r for r in rs}.values())
+                for a, rs in (("c", cs), ("y", ys), ("x", xs))
+            ]
+            if all(ok(Block(c, y, x)) for c in rep[0] for y in rep[1] for x in rep[2]):
+                return len(cs) * len(ys) * len(xs), lambda ys=ys, xs=xs: uses(cs, ys, xs)
+            return None
+        return None
+
+    found = squares(C)  # square tiles of all channels
+    if found is not None:
+        candidates.append(found)
+    else:  # e.g. all channels' shared kernels overflow a core: channel groups x squares
+        y0, x0 = (1 if H >= 3 else 0), (1 if W >= 3 else 0)
+
+        def one(_: int, hi: int) -> bool:
+            return ok(Block((0, hi), (y0, y0 + 1), (x0, x0 + 1)))
+
+        cg = _longest(one, 0, C) if one(0, 1) else 0
+        while cg >= 1:
+            found = squares(cg)
+            if found is not None:
+                candidates.append(found)
+            cg //= 2
     if candidates:
-        return min(candidates, key=len)
+        return min(candidates, key=lambda cand: cand[0])[1]()
 
     # 3. runs of columns of one channel and one row (memoized: interior rows repeat)
     out, memo = [], {}
@@ -323,36 +375,143 @@ def tile_layer(
     return out
 
 
+# --------------------------------------------------------------------------- fan-in split
+
+
+def neuron_fanin(structures: list[EdgeStructure]) -> int:
+    """Input axons of the layer's worst single neuron (separable: per edge, the target
+    channel's source channels times the widest row and column reach, times N)."""
+    total = 0
+    for e in structures:
+        ac, ay, ax = _Axis(e.channels), _Axis(e.rows), _Axis(e.cols)
+        worst = [max(a.reach(i, i + 1) for i in range(a.m.shape[0])) for a in (ac, ay, ax)]
+        total += worst[0] * worst[1] * worst[2] * e.axons_per_source
+    return total
+
+
+def _channel_cost(e: EdgeStructure) -> int:
+    """Input axons one source channel adds to the worst neuron of a dense conv."""
+    ay, ax = _Axis(e.rows), _Axis(e.cols)
+    worst_y = max(ay.reach(i, i + 1) for i in range(e.rows.shape[0]))
+    worst_x = max(ax.reach(i, i + 1) for i in range(e.cols.shape[0]))
+    return worst_y * worst_x * e.axons_per_source
+
+
+def split_fanin(
+    structures: list[EdgeStructure], limit: int, groups: int | None = None
+) -> list[list[EdgeStructure]] | None:
+    """The source channels of ``structures`` cut into ``groups`` runs (default: the fewest
+    whose worst neuron needs at most ``limit`` input axons), the largest run as small as
+    that number allows: each group a list of the edges' structures restricted to a run of
+    their source channels, in order (at most ``groups`` of them). None if one source
+    channel alone is over the limit."""
+    per_edge = [_channel_cost(e) for e in structures]
+    costs = [
+        (i, c, per_edge[i]) for i, e in enumerate(structures) for c in range(e.channels.shape[1])
+    ]
+    if not costs or max(w for *_, w in costs) > limit:
+        return None
+
+    def pack(cap: int) -> list[list[tuple[int, int, int]]]:  # greedy runs of <= cap
+        chunks: list[list[tuple[int, int, int]]] = [[]]
+        load = 0
+        for item in costs:
+            if chunks[-1] and load + item[2] > cap:
+                chunks.append([])
+                load = 0
+            chunks[-1].append(item)
+            load += item[2]
+        return chunks
+
+    fewest = len(pack(limit))  # greedy packing of a sequence: the fewest runs under the cap
+    g = min(len(costs), max(fewest, int(groups or fewest)))
+    lo, hi = max(-(-sum(w for *_, w in costs) // g), max(w for *_, w in costs)), limit
+    while lo < hi:  # the smallest cap that gives at most g runs: an even share
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if len(pack(mid)) <= g else (mid + 1, hi)
+    chunks = pack(lo)
+    groups = []
+    for chunk in chunks:
+        group = []
+        for i, e in enumerate(structures):
+            cs = [c for j, c, _ in chunk if j == i]
+            if not cs:
+                continue
+            lo, hi = cs[0], cs[-1] + 1
+            per_channel = e.kernel_entries // e.channels.shape[1] if e.channels.shape[1] else 0
+            diagonal = not e.channels.all()
+            group.append(
+                dataclasses.replace(
+                    e,
+                    channels=e.channels[:, lo:hi],
+                    kernel_entries=e.kernel_entries if diagonal else per_channel * (hi - lo),
+                )
+            )
+        groups.append(group)
+    return groups
+
+
+def _sum_structures(shape: tuple[int, int, int], groups: int) -> list[EdgeStructure]:
+    """The summing neurons' inputs: one graded axon from each partial-sum neuron at the
+    same position (``groups`` identity edges, weight 1)."""
+    c, h, w = shape
+    one = EdgeStructure(
+        src="partial",
+        channels=np.eye(c, dtype=bool),
+        rows=np.eye(h, dtype=bool),
+        cols=np.eye(w, dtype=bool),
+        kernel_entries=1,
+        axons_per_source=1,
+    )
+    return [dataclasses.replace(one, src=f"partial{i}") for i in range(groups)]
+
+
 # --------------------------------------------------------------------------- mapping
 
 
 @dataclass
 class LayerMapping:
+    """One layer's cores; ``partials``: the cores of each partial-sum group of a layer
+    whose fan-in is split (empty otherwise: ``cores`` are then the whole layer)."""
+
     name: str
     kind: str
     neurons: int
     compartments_per_neuron: int
     cores: list[CoreUse] = field(repr=False)
+    partials: list[list[CoreUse]] = field(default_factory=list, repr=False)
+
+    @property
+    def partial_groups(self) -> int:
+        """Partial-sum groups its fan-in is split into (1: not split)."""
+        return max(1, len(self.partials))
+
+    @property
+    def partial_cores(self) -> int:
+        return sum(len(g) for g in self.partials)
+
+    def _all(self) -> list[CoreUse]:
+        return self.cores + [u for g in self.partials for u in g]
 
     @property
     def n_cores(self) -> int:
-        return len(self.cores)
+        return len(self.cores) + self.partial_cores
 
     @property
     def compartments(self) -> int:
-        return sum(u.compartments for u in self.cores)
+        return sum(u.compartments for u in self._all())
 
     @property
     def synapses(self) -> int:
-        return sum(u.synapses for u in self.cores)
+        return sum(u.synapses for u in self._all())
 
     @property
     def synaptic_bytes(self) -> int:
-        return sum(u.synaptic_bytes for u in self.cores)
+        return sum(u.synaptic_bytes for u in self._all())
 
     @property
     def fanin_axons(self) -> int:
-        return sum(u.fanin_axons for u in self.cores)
+        return sum(u.fanin_axons for u in self._all())
 
     def summary(self, profile: HardwareProfile) -> dict:
         """Plain dict for reports (utilisation relative to the layer's cores)."""
@@ -366,9 +525,11 @@ class LayerMapping:
             "cores": self.n_cores,
             "synapses": self.synapses,
             "synaptic_bytes": self.synaptic_bytes,
-            "fanin_axons_max": max((u.fanin_axons for u in self.cores), default=0),
+            "fanin_axons_max": max((u.fanin_axons for u in self._all()), default=0),
             "compartment_util": self.compartments / (n * core.neurons),
             "memory_util": self.synaptic_bytes / (n * core.synaptic_memory_bytes),
+            "partial_groups": self.partial_groups,
+            "partial_cores": self.partial_cores,
         }
         if core.max_fanin_axons is not None:
             out["axon_util"] = self.fanin_axons / (n * core.max_fanin_axons)
@@ -382,6 +543,17 @@ class MappingResult:
     weight_model: WeightModel
     layers: list[LayerMapping]
     fanin_estimated: bool = False  # the fan-in limit is FANIN_AXONS_ESTIMATE
+    extra_steps: int = 0  # latency the fan-in splits add (split layers on the longest path)
+
+    @property
+    def split_layers(self) -> dict[str, int]:
+        """Layers whose fan-in is split: name -> partial-sum groups."""
+        return {lay.name: lay.partial_groups for lay in self.layers if lay.partials}
+
+    @property
+    def partial_cores(self) -> int:
+        """Cores of the partial-sum neurons (what the fan-in splits cost)."""
+        return sum(lay.partial_cores for lay in self.layers)
 
     @property
     def fanin_limit(self) -> int | None:
@@ -414,6 +586,11 @@ class MappingResult:
             "chip_util": self.cores / (self.chips * p.chip.cores) if self.chips else 0.0,
             "fanin_limit": self.fanin_limit,
             "fanin_limit_estimated": self.fanin_estimated,
+            "fanin_split": {
+                "layers": self.split_layers,
+                "partial_cores": self.partial_cores,
+                "extra_steps": self.extra_steps,
+            },
             "layers": [lay.summary(p) for lay in self.layers],
         }
 
@@ -432,6 +609,58 @@ def check_form(profile: HardwareProfile, form: Form) -> None:
         )
 
 
+#: Partial-sum group counts tried for a split layer: the fewest that fit up to this many
+#: times that (more groups mean fewer input axons per partial-sum neuron, so more of them
+#: share a core, but more layers of them): the count with the fewest cores in all is kept.
+SPLIT_GROUPS_TRIED = 8
+
+
+def _split_layer(
+    name: str,
+    kind: str,
+    shape: tuple[int, int, int],
+    structs: list[EdgeStructure],
+    cpn: int,
+    limit: int,
+    fewest: int,
+    ctx: tuple,
+) -> LayerMapping:
+    """Map a layer whose fan-in is split: partial-sum layers plus the summing layer, with
+    the number of groups (``fewest`` .. ``SPLIT_GROUPS_TRIED * fewest``) that needs the
+    fewest cores (ties: fewer groups)."""
+    bits, weight_model, profile = ctx
+    channels = sum(e.channels.shape[1] for e in structs)
+    best: LayerMapping | None = None
+    error: UserError | None = None
+    seen: set[int] = set()
+    for g in range(fewest, min(channels, SPLIT_GROUPS_TRIED * fewest) + 1):
+        groups = split_fanin(structs, limit, g)
+        if groups is None or len(groups) in seen:
+            continue
+        seen.add(len(groups))
+        try:
+            partials = [
+                tile_layer(
+                    f"{name} (partial sums {i + 1}/{len(groups)})",
+                    shape,
+                    _LayerCost(group, 1, bits, weight_model),
+                    profile,
+                )
+                for i, group in enumerate(groups)
+            ]
+            summing = _LayerCost(_sum_structures(shape, len(groups)), cpn, bits, weight_model)
+            uses = tile_layer(name, shape, summing, profile)
+        except UserError as exc:  # e.g. synaptic memory: try more groups
+            error = error or exc
+            continue
+        lay = LayerMapping(name, kind, int(np.prod(shape)), cpn, uses, partials)
+        if best is None or lay.n_cores < best.n_cores:
+            best = lay
+    if best is None:
+        raise error or UserError(f"layer {name!r} does not fit a {profile.name} core")
+    return best
+
+
 def map_graph(
     graph: SpikingGraph,
     profile: HardwareProfile,
@@ -446,8 +675,6 @@ def map_graph(
     result). UserError if the form is impossible on the profile or a layer cannot fit a
     core.
     """
-    import dataclasses
-
     check_form(profile, form)
     estimated = False
     limit = fanin_limit or profile.core.max_fanin_axons
@@ -459,9 +686,13 @@ def map_graph(
     if weight_model not in ("dense", "shared"):
         raise UserError(f"weight model must be 'dense' or 'shared', got {weight_model!r}")
     bits = profile.weights.mantissa_bits
+    ctx = (bits, weight_model, profile)
     layers = []
+    extra: dict[str, int] = {}  # steps the splits add on the longest path to each node
     for name in graph.order():
         node = graph.node(name)
+        before = max((extra.get(src, 0) for src, _ in graph.in_edges(name)), default=0)
+        extra[name] = before
         if not isinstance(node, NeuronNode | ReadoutNode):
             continue
         cpn = node.n_thresholds + 1 if (form == "cascade" and isinstance(node, NeuronNode)) else 1
@@ -470,22 +701,49 @@ def map_graph(
             for src, e in graph.in_edges(name)
             if src != graph.input_name
         ]
-        cost = _LayerCost(structs, cpn, bits, weight_model)
-        uses = tile_layer(name, node.shape, cost, profile)
         kind = "neuron" if isinstance(node, NeuronNode) else "readout"
-        layers.append(LayerMapping(name, kind, int(np.prod(node.shape)), cpn, uses))
-    return MappingResult(profile, form, weight_model, layers, estimated)
+        neurons = int(np.prod(node.shape))
+        if neuron_fanin(structs) <= limit:  # below the limit nothing changes
+            uses = tile_layer(
+                name, node.shape, _LayerCost(structs, cpn, bits, weight_model), profile
+            )
+            layers.append(LayerMapping(name, kind, neurons, cpn, uses))
+            continue
+        fewest = split_fanin(structs, limit)
+        if fewest is None or not profile.supports_graded:
+            why = (
+                "one source channel alone is over the limit"
+                if fewest is None
+                else f"partial sums travel as graded spikes, which {profile.name} lacks"
+            )
+            try:  # the plain tiler names the broken limits of one neuron
+                tile_layer(name, node.shape, _LayerCost(structs, cpn, bits, weight_model), profile)
+            except UserError as exc:
+                raise UserError(f"{exc} (its fan-in cannot be split: {why})") from None
+            raise UserError(f"layer {name!r}: its fan-in cannot be split: {why}")
+        layers.append(_split_layer(name, kind, node.shape, structs, cpn, limit, len(fewest), ctx))
+        extra[name] = before + 1  # the partial-sum hop
+    steps = extra.get(graph.readout_name, 0)
+    return MappingResult(profile, form, weight_model, layers, estimated, steps)
 
 
 # --------------------------------------------------------------------------- latency
 
 
-def latency(graph: SpikingGraph, profile: HardwareProfile, timesteps: int | None = None) -> dict:
-    """Steps per frame (pipeline depth + T) and time per frame at the profile's step time."""
+def latency(
+    graph: SpikingGraph,
+    profile: HardwareProfile,
+    timesteps: int | None = None,
+    mapping: MappingResult | None = None,
+) -> dict:
+    """Steps per frame (pipeline depth + T) and time per frame at the profile's step time.
+
+    With ``mapping``, the pipeline depth includes the steps its fan-in splits add
+    (``extra_steps``: one per partial-sum hop on the longest path)."""
     from lava_spikingunet.graph.timing import pipeline_depth
 
     T = int(graph.meta.timesteps if timesteps is None else timesteps)
-    depth = pipeline_depth(graph)
+    depth = pipeline_depth(graph) + (mapping.extra_steps if mapping is not None else 0)
     steps = depth + T
     frame_us = steps * profile.timing.step_us
     return {
@@ -528,5 +786,7 @@ __all__ = [
     "edge_structure",
     "latency",
     "map_graph",
+    "neuron_fanin",
+    "split_fanin",
     "tile_layer",
 ]
