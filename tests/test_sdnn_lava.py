@@ -183,3 +183,19 @@ def test_shipped_camseq_model_on_a_crop_is_bit_exact(repo_root, no_leftover_proc
     np.testing.assert_array_equal(res.readout_steps, ref.readout_steps[:, 0])
     for n in g.neurons():
         np.testing.assert_array_equal(res.messages[n], ref.messages[n][:, 0])
+
+
+@pytest.mark.parametrize("delays", ["native", "balanced"])
+def test_lava_matches_the_reference_from_the_resting_state(delays, no_leftover_processes):
+    """The network first settles without input, then takes the frames (every step of
+    both, the rest included, compared)."""
+    _, g, _, cur = random_sdnn(5, 2, 3, (2, 2), vth=1, frames=2, delays=delays)
+    hold = g.meta.extra["sdnn"]["steps"]
+    ref = simulate_sdnn(g, cur, hold, record=True, rest=True)
+    res = run_sdnn(g, cur, hold, rest=True)
+    assert res.steps == ref.steps == hold + 2 * hold
+    np.testing.assert_array_equal(res.readout_steps, ref.readout_steps[:, 0])
+    np.testing.assert_array_equal(res.readout, ref.readout[:, 0])
+    for n in g.neurons():
+        np.testing.assert_array_equal(res.messages[n], ref.messages[n][:, 0], err_msg=n)
+    assert ref.rest_synops > 0  # the biases acted during the rest

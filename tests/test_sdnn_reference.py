@@ -120,3 +120,27 @@ def test_balanced_delays_settle_at_the_same_step():
     r = simulate_sdnn(g, cur, hold=30, record=True)
     for n, msgs in r.messages.items():
         assert not msgs[lp[n] + 1 :].any(), n
+
+
+@pytest.mark.parametrize("delays", ["native", "balanced"])
+def test_resting_state_is_a_blank_frame_first(delays):
+    """``rest=True`` = a blank frame (zero input current) held the settle steps, then the
+    frames; the rest's steps are left out of the frames' synops and readouts."""
+    _, g, _, cur = random_sdnn(6, 2, 3, (1, 2), vth=1, frames=2, delays=delays)
+    hold = g.meta.extra["sdnn"]["steps"]
+    rest = simulate_sdnn(g, cur, hold, rest=True, record=True)
+    blank = simulate_sdnn(g, np.concatenate([np.zeros_like(cur[:1]), cur]), hold, record=True)
+    assert rest.rest_steps == hold and rest.steps == blank.steps
+    np.testing.assert_array_equal(rest.readout, blank.readout[1:])
+    np.testing.assert_array_equal(rest.readout_steps, blank.readout_steps)
+    np.testing.assert_array_equal(rest.synops, blank.synops[hold:])
+    assert rest.rest_synops == blank.synops[:hold].sum() > 0
+
+
+def test_a_frame_from_rest_costs_less_than_from_reset():
+    """From reset every biased neuron also sends its bias-driven changes while the
+    frame travels; from the resting state only the frame's own changes travel."""
+    _, g, _, cur = random_sdnn(7, 2, 4, (1, 1), vth=1, delays="balanced")
+    reset = simulate_sdnn(g, cur)
+    rest = simulate_sdnn(g, cur, rest=True)
+    assert rest.synops.sum() < reset.synops.sum()

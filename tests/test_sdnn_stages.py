@@ -22,9 +22,15 @@ def test_profile_counts_graded_deltas_and_cores():
     frames = _frames(x)
     frames[1] = frames[0]  # a repeated frame sends nothing
     out = stages.profile_sdnn(g, frames)
-    ref = simulate_sdnn(g, stages.frames_current(g, frames)[1])
+    cur = stages.frames_current(g, frames)[1]
+    ref = simulate_sdnn(g, cur, rest=True)  # the frames start from the resting state
     hold = g.meta.extra["sdnn"]["steps"]
+    assert out["start"] == "rest" and out["rest"]["steps"] == hold
     assert out["synops_per_frame"] == [int(v) for v in ref.synops.reshape(3, hold).sum(1)]
+    assert out["rest"]["synops"] == ref.rest_synops > 0
+    reset = simulate_sdnn(g, cur)
+    want = [int(v) for v in reset.synops.reshape(3, hold).sum(1)]
+    assert out["from_reset"]["synops_per_frame"] == want
     assert out["synops_per_frame"][1] == 0 < out["synops_per_frame"][0]
     assert out["synops_per_mac"][0] == out["synops_per_frame"][0] / out["ann_macs_per_frame"]
     assert out["cores"] >= len(list(g.neurons())) and out["chips"] >= 1
@@ -67,7 +73,7 @@ def test_deploy_runs_the_stock_network_with_the_hardware_config(monkeypatch):
 
     def fake_run(graph, current, hold=None, **kw):
         seen["cfg"] = type(kw["run_cfg"]).__name__
-        ref = simulate_sdnn(graph, current, hold, record=True)
+        ref = simulate_sdnn(graph, current, hold, record=True, rest=kw["rest"])
         return network.SDNNLavaResult(ref.steps, ref.hold, ref.readout[:, 0],
                                       ref.readout_steps[:, 0], {})  # fmt: skip
 
@@ -75,7 +81,7 @@ def test_deploy_runs_the_stock_network_with_the_hardware_config(monkeypatch):
     monkeypatch.setattr(network, "run_sdnn", fake_run)
     y = stages.deploy_sdnn(g, _frames(x))
     assert seen["cfg"] == "Loihi2HwCfg"
-    np.testing.assert_array_equal(y, simulate_sdnn(g, cur).y[:, 0])
+    np.testing.assert_array_equal(y, simulate_sdnn(g, cur, rest=True).y[:, 0])
 
 
 @pytest.mark.lava

@@ -226,12 +226,15 @@ class NodeStats:
 class SDNNResult:
     """Output of :func:`simulate_sdnn`.
 
-    ``readout``: the readout's ``act`` (``sigma + bias``) at the last step of every
-    frame, int64 ``(F, B, C, H, W)``; ``y = readout / scale``. With ``record``:
-    ``messages[n]`` int32 ``(steps, B, C, H, W)`` for every neuron and
-    ``readout_steps`` ``(steps, B, C, H, W)`` (the readout's ``act`` per step).
+    ``steps``: all steps run (the rest included). ``readout``: the readout's ``act``
+    (``sigma + bias``) at the last step of every frame, int64 ``(F, B, C, H, W)``;
+    ``y = readout / scale``. With ``record``: ``messages[n]`` int32 ``(steps, B, C, H, W)``
+    for every neuron and ``readout_steps`` ``(steps, B, C, H, W)`` (the readout's ``act`` per step).
     ``synops[t]``: synaptic events of step ``t`` (messages x structural fan-out,
-    summed over the batch), ``msg_count[t]``: non-zero neuron messages of step ``t``.
+    summed over the batch), ``msg_count[t]``: non-zero neuron messages of step ``t``, both
+    counted from the first frame's first step. ``rest_steps``: the steps the network
+    settled without input before the first frame (0: it started from reset), and
+    ``rest_synops`` what they cost; ``messages`` and ``readout_steps`` include them.
     """
 
     readout: np.ndarray
@@ -243,6 +246,8 @@ class SDNNResult:
     stats: dict[str, NodeStats]
     messages: dict[str, np.ndarray] = field(default_factory=dict)
     readout_steps: np.ndarray | None = None
+    rest_steps: int = 0
+    rest_synops: int = 0
 
 
 def input_schedule(frames: np.ndarray, hold: int) -> list[np.ndarray | None]:
@@ -257,6 +262,11 @@ def input_schedule(frames: np.ndarray, hold: int) -> list[np.ndarray | None]:
         sched.append(d if np.any(d) else None)
         sched.extend([None] * (hold - 1))
     return sched
+
+
+def _read(t: int, latency: int, hold: int) -> bool:
+    """Whether a frame's readout is read at step ``t`` (counted from the first frame)."""
+    return t >= latency and (t - latency) % hold == 0
 
 
 def _idle(n, t, static, sched, ins, ops, hist) -> bool:
@@ -279,6 +289,7 @@ def simulate_sdnn(
     record: bool = False,
     count_synops: bool = True,
     latency: int | None = None,
+    rest: bool = False,
 ) -> SDNNResult:
     """Run an ``sdnn`` graph on the input currents ``current``.
 
@@ -286,7 +297,11 @@ def simulate_sdnn(
     back to back, each held ``hold`` steps; default ``meta.extra["sdnn"]["steps"]``, the
     pipeline depth + 1 at which a static frame has settled). ``latency``: frame ``f``'s
     readout is read at step ``f * hold + latency`` (default ``hold - 1``, its last step);
-    the run lasts until the last frame's is read, the input held. With balanced delays
+    the run lasts until the last frame's is read, the input held. ``rest``: the network
+    first settles for ``meta.extra["sdnn"]["steps"]`` steps without input (a blank frame:
+    only the biases act), and the frames start from that resting state instead of from
+    reset (docs/semantics.md section 6, "Resting state"); step and frame numbers above
+    count from the end of the rest. With balanced delays
     and ``latency = steps - 1``, frames held fewer steps than ``steps`` stream as a
     pipeline (every layer one frame behind the layer before it).
     """
@@ -305,8 +320,9 @@ def simulate_sdnn(
     latency = hold - 1 if latency is None else int(latency)
     if latency < 0:
         raise ValueError("latency must be >= 0")
-    steps = max(n_frames * hold, (n_frames - 1) * hold + latency + 1)
-    sched = input_schedule(cur, hold)
+    rest_steps = int(graph.meta.extra["sdnn"]["steps"]) if rest else 0
+    steps = rest_steps + max(n_frames * hold, (n_frames - 1) * hold + latency + 1)
+    sched = [None] * rest_steps + input_schedule(cur, hold)
     sched += [None] * (steps - len(sched))
     order = [n for n in graph.order() if n != graph.input_name]
     ins = {n: graph.in_edges(n) for n in order}
@@ -349,7 +365,7 @@ def simulate_sdnn(
                 if n == ro_name:
                     if record:
                         ro_steps.append(st["act"].copy())
-                    if t >= latency and (t - latency) % hold == 0 and len(ro_frames) < n_frames:
+                    if _read(t - rest_steps, latency, hold) and len(ro_frames) < n_frames:
                         ro_frames.append(st["act"].copy())
                     continue
                 new_msgs[n] = None
@@ -384,7 +400,7 @@ def simulate_sdnn(
             if n == ro_name:
                 if record:
                     ro_steps.append(act.copy())
-                if t >= latency and (t - latency) % hold == 0 and len(ro_frames) < n_frames:
+                if _read(t - rest_steps, latency, hold) and len(ro_frames) < n_frames:
                     ro_frames.append(act.copy())
                 continue
             nz = msg != 0
@@ -408,9 +424,11 @@ def simulate_sdnn(
         y=readout / float(ro.scale),
         steps=steps,
         hold=hold,
-        synops=synops,
-        msg_count=msg_count,
+        synops=synops[rest_steps:],
+        msg_count=msg_count[rest_steps:],
         stats=stats,
         messages={n: np.stack(v) for n, v in messages.items()},
         readout_steps=np.stack(ro_steps) if record else None,
+        rest_steps=rest_steps,
+        rest_synops=int(synops[:rest_steps].sum()),
     )

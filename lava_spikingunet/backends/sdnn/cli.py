@@ -55,7 +55,8 @@ def run_verify(args: argparse.Namespace) -> int:
     ok = rep["mismatches"] == 0
     print(
         f"\nsdnn form: {'IDENTICAL' if ok else 'MISMATCH'} ({rep['frame'][0]}x"
-        f"{rep['frame'][1]}, {rep['steps']} steps, {rep['messages']} messages)"
+        f"{rep['frame'][1]}, {rep['steps']} steps of which {rep['rest_steps']} settle to "
+        f"rest, {rep['messages']} messages)"
     )
     print(f"{'layer':<12} {'mismatches':>10}")
     for n, v in rep["layers"].items():
@@ -81,6 +82,12 @@ def run_profile(args: argparse.Namespace) -> int:
         f"{rep['synops_per_mac'][0]:.4f} per ANN MAC ({rep['ann_macs_per_frame']:,} MACs); "
         f"{rep['cores']} neurocores on {rep['chips']} chip(s) ({rep['profile']}, graded "
         "mapping model)"
+    )
+    print(
+        f"the frame starts from the resting state (settling there costs "
+        f"{rep['rest']['synops_per_mac']:.4f} per ANN MAC once, over "
+        f"{rep['rest']['steps']} steps); from a reset network the frame costs "
+        f"{rep['from_reset']['synops_per_mac'][0]:.4f}"
     )
     if args.out:
         _write(args, "profile.json", rep)

@@ -69,12 +69,14 @@ def sdnn_from_ilif(
 
 class SDNNModule(nn.Module):
     """``forward(x)`` = the settled readout ``y`` of the sigma-delta reference, one static
-    frame per image (padded to the size multiple and cropped back); inference only.
+    frame per image from the resting state (``rest=False``: from reset; padded to the size
+    multiple and cropped back); inference only.
     ``last`` keeps the last run's :class:`~lava_spikingunet.reference.sigma_delta.SDNNResult`
     (synops, message counts, headroom)."""
 
-    def __init__(self, graph: SpikingGraph, vth: int | None = None) -> None:
+    def __init__(self, graph: SpikingGraph, vth: int | None = None, rest: bool = True) -> None:
         super().__init__()
+        self.rest = rest
         from lava_spikingunet.snn.module import graph_unet_config
 
         self.graph = graph
@@ -87,6 +89,6 @@ class SDNNModule(nn.Module):
         xp, (h, w) = pad_frames(x.double(), size_multiple(self.graph))
         g = self.graph.resized(xp.shape[-2], xp.shape[-1])
         cur = input_current(g, xp.numpy())
-        self.last = simulate_sdnn(g, cur, vth=self.vth, count_synops=False)
+        self.last = simulate_sdnn(g, cur, vth=self.vth, count_synops=False, rest=self.rest)
         y = torch.from_numpy(np.ascontiguousarray(self.last.y[-1]))
         return y[..., :h, :w].to(x.dtype)

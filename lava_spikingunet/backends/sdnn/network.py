@@ -153,6 +153,7 @@ class SDNNLavaNet:
     neurons: dict[str, object]
     synapses: dict[tuple[str, str], object]
     sinks: dict[str, object] = field(default_factory=dict)
+    rest_steps: int = 0
 
     def processes(self) -> list[object]:
         return [self.source, *self.neurons.values(), *self.synapses.values(), *self.sinks.values()]
@@ -227,9 +228,13 @@ def build_sdnn(
     *,
     vth: int | dict[str, int] | None = None,
     record: bool = True,
+    rest: bool = False,
 ) -> SDNNLavaNet:
     """The Lava network of ``graph`` fed with ``current`` (``(C, H, W)``, ``(1, C, H, W)``
-    or ``(F, 1, C, H, W)`` int: F frames of one stream, each held ``hold`` steps)."""
+    or ``(F, 1, C, H, W)`` int: F frames of one stream, each held ``hold`` steps).
+    ``rest``: the source sends nothing for the settle steps first, so the frames start
+    from the resting state (as :func:`~lava_spikingunet.reference.sigma_delta.simulate_sdnn`
+    with ``rest``)."""
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.sdn.process import ActivationMode, SigmaDelta
@@ -242,8 +247,9 @@ def build_sdnn(
         raise ValueError("the Lava build runs one stream (batch 1)")
     params = sdnn_params(graph, vth)
     hold = int(hold if hold is not None else graph.meta.extra["sdnn"]["steps"])
-    steps = cur.shape[0] * hold
-    sched = input_schedule(cur.astype(np.int64), hold)
+    rest_steps = int(graph.meta.extra["sdnn"]["steps"]) if rest else 0
+    steps = rest_steps + cur.shape[0] * hold
+    sched = [None] * rest_steps + input_schedule(cur.astype(np.int64), hold)
     first = [d for _, d, e in graph.edges() if getattr(e, "static", False)]
     if len(first) != 1:
         raise ValueError("expected one static input edge")
@@ -310,7 +316,7 @@ def build_sdnn(
         if record or n == graph.readout_name:
             sinks[n] = Sink(shape=whc(graph.node(n).shape), buffer=steps)
             proc.s_out.connect(sinks[n].a_in)
-    return SDNNLavaNet(graph, steps, source, neurons, synapses, sinks)
+    return SDNNLavaNet(graph, steps, source, neurons, synapses, sinks, rest_steps)
 
 
 def run_config():
@@ -326,7 +332,7 @@ def run_config():
 class SDNNLavaResult:
     """``messages[n]``: int ``(steps, C, H, W)`` sent by neuron ``n``; ``readout_steps``:
     the readout's ``act`` per step (cumulative sum of its sent changes); ``readout``: at
-    the last step of every frame ``(F, C, H, W)``."""
+    the last step of every frame ``(F, C, H, W)``. Both per step include the rest."""
 
     steps: int
     hold: int
@@ -344,15 +350,17 @@ def run_sdnn(
     record: bool = True,
     timeout: float = 60.0,
     run_cfg: Any = None,
+    rest: bool = False,
 ) -> SDNNLavaResult:
-    """Build, run ``F * hold`` steps and read every sink once; always stops Lava.
+    """Build, run ``F * hold`` steps (after the rest, with ``rest``) and read every sink
+    once; always stops Lava.
     ``run_cfg``: default :func:`run_config` (the CPU simulator); ``Loihi2HwCfg`` runs the
     stock processes on the chip (lava-loihi)."""
     from lava.magma.core.run_conditions import RunSteps
 
     from lava_spikingunet.backends.lava.runner import lava_session
 
-    net = build_sdnn(graph, current, hold, vth=vth, record=record)
+    net = build_sdnn(graph, current, hold, vth=vth, record=record, rest=rest)
     hold = int(hold if hold is not None else graph.meta.extra["sdnn"]["steps"])
     ro = net.sinks[graph.readout_name]
     with lava_session(ro, timeout=timeout):
@@ -363,7 +371,7 @@ def run_sdnn(
     return SDNNLavaResult(
         steps=net.steps,
         hold=hold,
-        readout=ro_steps[hold - 1 :: hold],
+        readout=ro_steps[net.rest_steps + hold - 1 :: hold],
         readout_steps=ro_steps,
         messages=chw,
     )

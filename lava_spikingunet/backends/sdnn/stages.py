@@ -76,15 +76,17 @@ def verify_sdnn(
     vth: int | dict[str, int] | None = None,
     hold: int | None = None,
     timeout: float = 300.0,
+    rest: bool = True,
 ) -> dict[str, Any]:
     """Lava == the reference on ``frames`` (a stream, each held ``hold`` steps, default the
-    settle steps): mismatching values per neuron (all steps) and of the readout."""
+    settle steps; from the resting state, or with ``rest=False`` from reset): mismatching
+    values per neuron (all steps, the rest included) and of the readout."""
     from lava_spikingunet.backends.sdnn.network import run_sdnn
     from lava_spikingunet.reference.sigma_delta import simulate_sdnn
 
     g, cur = frames_current(graph, frames)
-    ref = simulate_sdnn(g, cur, hold, vth=vth, record=True, count_synops=False)
-    res = run_sdnn(g, cur, ref.hold, vth=vth, record=True, timeout=timeout)
+    ref = simulate_sdnn(g, cur, hold, vth=vth, record=True, count_synops=False, rest=rest)
+    res = run_sdnn(g, cur, ref.hold, vth=vth, record=True, timeout=timeout, rest=rest)
     layers = {
         n: int(np.count_nonzero(res.messages[n] != ref.messages[n][:, 0])) for n in g.neurons()
     }
@@ -93,6 +95,7 @@ def verify_sdnn(
         "frames": int(cur.shape[0]),
         "frame": list(cur.shape[-2:]),
         "steps": int(ref.steps),
+        "rest_steps": int(ref.rest_steps),
         "layers": layers,
         "readout": readout,
         "mismatches": sum(layers.values()) + readout,
@@ -112,8 +115,10 @@ def profile_sdnn(
 
     A synop is one message delivered to one synapse (its structural fan-out,
     docs/profiling.md); per frame over its ``hold`` steps, and per dense ANN MAC of the
-    same frame. Cores: the graded-form mapping model (one compartment per neuron, the same
-    synapses) of ``hw``.
+    same frame. The frames start from the resting state (docs/semantics.md section 6);
+    ``rest`` gives what settling there costs once, ``from_reset`` the same frames from a
+    reset network (bias-driven changes included). Cores: the graded-form mapping model
+    (one compartment per neuron, the same synapses) of ``hw``.
     """
     from lava_spikingunet.hw.mapping import map_graph
     from lava_spikingunet.hw.profiles import load_profile
@@ -122,9 +127,11 @@ def profile_sdnn(
 
     profile = load_profile(hw) if isinstance(hw, str | Path) else hw
     g, cur = frames_current(graph, frames)
-    res = simulate_sdnn(g, cur, hold, vth=vth)
+    res = simulate_sdnn(g, cur, hold, vth=vth, rest=True)
+    reset = simulate_sdnn(g, cur, hold, vth=vth)
     n = int(cur.shape[0])
     per_frame = res.synops[: n * res.hold].reshape(n, res.hold).sum(axis=1)
+    per_frame_reset = reset.synops[: n * res.hold].reshape(n, res.hold).sum(axis=1)
     macs = int(sum(edge_macs(e, g.node(s).shape) for s, _, e in g.edges()))
     mapping = map_graph(g, profile, "graded")
     summary = mapping.summary()
@@ -138,6 +145,16 @@ def profile_sdnn(
         ],
         "ann_macs_per_frame": macs,
         "synops_per_mac": [float(v / macs) for v in per_frame],
+        "start": "rest",
+        "rest": {
+            "steps": int(res.rest_steps),
+            "synops": int(res.rest_synops),
+            "synops_per_mac": float(res.rest_synops / macs),
+        },
+        "from_reset": {
+            "synops_per_frame": [int(v) for v in per_frame_reset],
+            "synops_per_mac": [float(v / macs) for v in per_frame_reset],
+        },
         "layers": {
             k: {
                 "messages": v.messages,
@@ -212,7 +229,8 @@ def deploy_sdnn(
     model: str = "MODEL.h5",
 ) -> np.ndarray:
     """Check the ``sdnn`` graph against ``hw``, then run ``frames`` as a stream on the
-    Loihi board (``Loihi2HwCfg``, the stock processes on neurocores); returns the readout
+    Loihi board (``Loihi2HwCfg``, the stock processes on neurocores), from the resting
+    state; returns the readout
     ``y`` per frame ``(F, C, H, W)``. Raises UserError naming every field that does not
     fit, and HardwareUnavailableError without lava-loihi (after the checks)."""
     from lava_spikingunet.backends.sdnn.network import run_sdnn
@@ -232,7 +250,7 @@ def deploy_sdnn(
     g, cur = frames_current(graph, frames)
     name = hw if isinstance(hw, str) else hw.name
     try:
-        res = run_sdnn(g, cur, vth=vth, record=False, run_cfg=hw_run_config(name))
+        res = run_sdnn(g, cur, vth=vth, record=False, run_cfg=hw_run_config(name), rest=True)
     except Exception as exc:  # noqa: BLE001 - report the board's failure, not a traceback
         raise LavaRunError(f"the sdnn run on {name} failed: {type(exc).__name__}: {exc}") from exc
     return res.readout / float(g.node(g.readout_name).scale)

@@ -1,9 +1,10 @@
 """``spikingunet simulate --stream``: a sequence of frames through the ``sdnn`` form.
 
-The frames run back to back as one stream (docs/semantics.md section 6): each is held
-``--hold`` steps (default: the settle steps of a static frame), nothing is reset, only
-changes travel. The model is an ``sdnn`` netx file (:mod:`.netx`) or any quantized model
-the simulate command reads, turned into the ``sdnn`` form on the fly (:func:`to_sdnn`).
+The frames run back to back as one stream (docs/semantics.md section 6) from the resting
+state: each is held ``--hold`` steps (default: the settle steps of a static frame),
+nothing is reset, only changes travel. The model is an ``sdnn`` netx file (:mod:`.netx`)
+or any quantized model the simulate command reads, turned into the ``sdnn`` form on the
+fly (:func:`to_sdnn`).
 ``--backend lava`` runs the stock-class Lava build (small frames); the default is the
 sigma-delta reference.
 """
@@ -69,11 +70,11 @@ def stream_frames(graph, frames: np.ndarray, hold: int | None, vth: float, backe
     if backend == "lava":
         from lava_spikingunet.backends.sdnn.network import run_sdnn
 
-        res = run_sdnn(g, cur, hold, vth=v, record=False)
+        res = run_sdnn(g, cur, hold, vth=v, record=False, rest=True)
         y = res.readout / float(g.node(g.readout_name).scale)
         synops = None
     else:
-        res = simulate_sdnn(g, cur, hold, vth=v)
+        res = simulate_sdnn(g, cur, hold, vth=v, rest=True)
         y = res.y[:, 0]
         synops = res.synops.reshape(-1, hold).sum(axis=1)
     macs = sum(edge_macs(e, g.node(s).shape) for s, _, e in g.edges())
