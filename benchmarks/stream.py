@@ -6,19 +6,20 @@ kept (:func:`lava_spikingunet.backends.sdnn.module.sdnn_from_ilif`; balanced del
 ``--vth`` in I-LIF counts (per neuron ``round(vth * theta_int / 2^state_exp)`` message
 units). Source ``unet``: the float U-Net, ``deploy`` preset, ``to_sdnn`` (``--vth`` in float
 units of the normalized activation). The frames run as one stream through the sigma-delta
-reference: each frame is held ``hold`` steps, nothing is reset between frames, and only
-changes travel (docs/semantics.md section 6). ``--hold 0`` (default): 1 step per frame for
-the balanced ``ilif`` form, a *pipeline* (every layer one frame behind the one before it;
-frame ``f``'s readout is read ``settle - 1`` steps after it arrives), and the settle steps
-for the ``unet`` form. The same frames are also run one by one from a reset network (the
-per-frame static result). Per ``vth``:
+reference from the resting state: each frame is held ``hold`` steps, nothing is reset
+between frames, and only changes travel (docs/semantics.md section 6). ``--hold 0``
+(default): 1 step per frame for the balanced ``ilif`` form, a *pipeline* (every layer one
+frame behind the one before it; frame ``f``'s readout is read ``settle - 1`` steps after it
+arrives), and the settle steps for the ``unet`` form. The same frames are also run one by
+one from the resting state (the per-frame static result). Per ``vth``:
 
 - ``miou``: mIoU of the stream's predictions against the labels (all frames, void
   excluded); ``miou_static``: the same for the per-frame static runs (run once, with
   ``--static-vth``, default the form's own: 1 message unit for ``ilif``, 0 for ``unet``);
   ``miou_vs_static``: the stream's predictions scored against the static ones;
-- ``synops_per_mac_first``: synaptic events of frame 1 (its static run from reset) per
-  dense ANN MAC of the same frame size; ``synops_per_mac_rest``: the stream's other
+- ``synops_per_mac_first``: synaptic events of frame 1 (its static run from the resting
+  state) per dense ANN MAC of the same frame size; ``synops_per_mac_settle_once``: what
+  settling to rest costs, once; ``synops_per_mac_rest``: the stream's other
   synaptic events per frame (``(stream total - frame 1) / (F - 1)``), per ANN MAC;
 - ``lava_bit_exact``: Lava (stock processes, ``Loihi2SimCfg`` fixed_pt) equals the
   reference at every step (readout) on a ``--lava-crop`` crop of the first
@@ -100,7 +101,8 @@ def build_graph(args):
     if args.source == "ilif":
         from benchmarks.sdnn_static import calib_frame
 
-        ilif, _ = load_unet(repo_checkpoints_dir() / f"{CHECKPOINT}-ilif.pt")
+        ck = Path(args.checkpoint)
+        ilif, _ = load_unet(ck if ck.suffix == ".pt" else repo_checkpoints_dir() / f"{ck}.pt")
         ilif.eval()
         x0 = calib_frame(task, ilif.size_multiple)
         g = sdnn_from_ilif(ilif, x0, vth=0, extra_fine_bits=args.extra_fine_bits)
@@ -132,8 +134,8 @@ def lava_check(graph, x: np.ndarray, vth, crop: int, frames: int, hold: int, lat
     g = graph.resized(crop, crop)
     cur = pad_hold(np.stack([input_current(g, f[None]) for f in xc]), hold, latency)
     t0 = time.monotonic()
-    ref = simulate_sdnn(g, cur, hold, vth=vth, record=True, count_synops=False)
-    res = run_sdnn(g, cur, hold, vth=vth, record=False, timeout=180.0)
+    ref = simulate_sdnn(g, cur, hold, vth=vth, record=True, count_synops=False, rest=True)
+    res = run_sdnn(g, cur, hold, vth=vth, record=False, timeout=180.0, rest=True)
     same = bool(np.array_equal(res.readout_steps, ref.readout_steps[:, 0]))
     return {
         "frames": frames,
@@ -168,6 +170,7 @@ def run(args) -> dict:
     out = {
         "meta": {
             "source": args.source,
+            "checkpoint": args.checkpoint if args.source == "ilif" else CHECKPOINT,
             "frames": int(n_frames),
             "frame_shape": list(x.shape[1:]),
             "crop": args.crop if args.crop and all(args.crop) else None,
@@ -188,14 +191,14 @@ def run(args) -> dict:
         "vth": [],
     }
     log(f"mIoU {scores}; {n_frames} frames {x.shape[2:]}, hold {hold}, latency {latency}")
-    # the per-frame static result: each frame alone from a reset network, once
+    # the per-frame static result: each frame alone from the resting state, once
     sv = args.static_vth if args.static_vth is not None else int(args.source == "ilif")
     static_vth = {n: int(sv) for n in g.neurons()}
     t0 = time.monotonic()
     static_pred, static_syn = [], []
     for f in range(0, n_frames, args.chunk):
         part = cur[f : f + args.chunk, 0][None]  # one frame per batch element
-        r = simulate_sdnn(g, part, settle, vth=static_vth)
+        r = simulate_sdnn(g, part, settle, vth=static_vth, rest=True)
         static_pred.append(r.y[0].argmax(axis=1))
         static_syn.append(r.synops.sum() / part.shape[1])
     static_pred = np.concatenate(static_pred)
@@ -209,14 +212,15 @@ def run(args) -> dict:
     for vth_f in args.vth:
         vth = to_vth(g, vth_f)
         t0 = time.monotonic()
-        stream = simulate_sdnn(g, cur, hold, vth=vth, latency=latency)
+        stream = simulate_sdnn(g, cur, hold, vth=vth, latency=latency, rest=True)
         t_stream = time.monotonic() - t0
         pred = stream.y.argmax(axis=2)[:, 0]
         win = stream.synops[: n_frames * hold].reshape(n_frames, hold).sum(axis=1)
         win[-1] += stream.synops[n_frames * hold :].sum()
         t0 = time.monotonic()
         # frame 1 alone: what the stream's first frame costs
-        first = simulate_sdnn(g, cur[:1], settle, vth=vth).synops.sum()
+        one = simulate_sdnn(g, cur[:1], settle, vth=vth, rest=True)
+        first = one.synops.sum()
         t_static = time.monotonic() - t0
         total = int(stream.synops.sum())
         row = {
@@ -226,6 +230,7 @@ def run(args) -> dict:
             "miou_static": miou(static_pred, labels),
             "miou_vs_static": miou(pred, static_pred),
             "synops_per_mac_first": float(first / macs),
+            "synops_per_mac_settle_once": float(one.rest_synops / macs),
             "synops_per_mac_rest": float((total - first) / (n_frames - 1) / macs)
             if n_frames > 1
             else None,
@@ -277,6 +282,12 @@ def markdown(result: dict) -> str:
         f"Generated by `python -m benchmarks.stream --source {m.get('source', 'unet')}"
         + (f" --crop {m['crop'][0]} {m['crop'][1]}" if m.get("crop") else " --crop 0 0")
         + (f" --extra-fine-bits {m['extra_fine_bits']}" if m.get("extra_fine_bits") else "")
+        + (
+            f" --checkpoint {m['checkpoint']}"
+            if m.get("source") == "ilif"
+            and m.get("checkpoint", CHECKPOINT + "-ilif") != CHECKPOINT + "-ilif"
+            else ""
+        )
         + "`: "
         f"{m['frames']} consecutive frames ({m['frame_shape'][1]}x{m['frame_shape'][2]}"
         f"{' central crop' if m['crop'] else ', full frames'}), "
@@ -300,8 +311,8 @@ def markdown(result: dict) -> str:
             if m["hold"] < m["settle_steps"]
             else ""
         )  # fmt: skip
-        + "), nothing reset between frames; per-frame static = each frame alone from a reset "
-        "network. "
+        + "), nothing reset between frames; per-frame static = each frame alone from the "
+        "resting state. "
         + (
             "vth in I-LIF counts (per neuron `round(vth * theta_int / 2^state_exp)` message "
             "units). "
@@ -309,7 +320,15 @@ def markdown(result: dict) -> str:
             else "vth in float units (the normalized activation; per neuron "
             "`round(vth * S / 2^state_exp)` message units). "
         )
-        + "Synops/MAC frame 1: frame 1 alone; frames 2..: (stream total - frame 1) / "
+        + "The network starts from its resting state (settled without input; docs/"
+        "semantics.md section 6), once, before frame 1"
+        + (
+            f" (settling costs {result['vth'][0]['synops_per_mac_settle_once']:.2f} "
+            "synops/MAC once)"
+            if result["vth"] and "synops_per_mac_settle_once" in result["vth"][0]
+            else ""
+        )
+        + ". Synops/MAC frame 1: frame 1 alone; frames 2..: (stream total - frame 1) / "
         f"(F - 1). Dense ANN MACs per frame: {m['ann_macs_per_frame']:,}. mIoU of the "
         "networks on the same frames: "
         + ", ".join(f"{k} {v:.4f}" for k, v in result.get("networks", result["unet"]).items())
@@ -406,6 +425,15 @@ def main(argv: list[str] | None = None) -> int:
         help="ilif: messages this many bits finer than the exact-weight choice (weights "
         "re-quantized where needed)",
     )
+    p.add_argument(
+        "--checkpoint",
+        default=f"{CHECKPOINT}-ilif",
+        help="ilif: the I-LIF U-Net under checkpoints/ (e.g. camseq01-ilif-stream, trained "
+        "through the stream)",
+    )
+    p.add_argument(
+        "--out-name", default="stream", help="results file stem (default stream: stream.*)"
+    )
     p.add_argument("--lava-frames", type=int, default=4)
     p.add_argument("--lava-crop", type=int, default=16)
     p.add_argument("--data-root", default=None)
@@ -416,11 +444,11 @@ def main(argv: list[str] | None = None) -> int:
     result = None
     for result in run(args):
         write_text_atomic(
-            out_dir / "stream.json", json.dumps(result, indent=1) + "\n", overwrite=True
+            out_dir / f"{args.out_name}.json", json.dumps(result, indent=1) + "\n", overwrite=True
         )
-        write_text_atomic(out_dir / "stream.md", markdown(result), overwrite=True)
+        write_text_atomic(out_dir / f"{args.out_name}.md", markdown(result), overwrite=True)
     if result is not None:
-        figure(result, out_dir / "stream.png")
+        figure(result, out_dir / f"{args.out_name}.png")
     return 0
 
 

@@ -63,6 +63,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "converter will round them (weight-aware fine-tuning, e.g. loihi2; docs/ilif.md)",
     )  # fmt: skip
     p.add_argument(
+        "--stream-vth", type=float, default=0.0, metavar="COUNTS",
+        help="I-LIF, video tasks (camseq01): train on clips of consecutive frames run as "
+        "an sdnn stream that sends a change of at least COUNTS (docs/ilif.md)",
+    )  # fmt: skip
+    p.add_argument("--stream-frames", type=int, default=3, help="frames per clip (--stream-vth)")
+    p.add_argument(
+        "--stream-penalty", type=float, default=0.0,
+        help="--stream-vth: loss += W * (the stream's synops per ANN MAC per frame)",
+    )  # fmt: skip
+    p.add_argument(
         "--init",
         default="",
         metavar="CKPT",
@@ -102,6 +112,12 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(str(exc)) from exc
     if not args.sparsity >= 0:
         raise InputError(f"--sparsity must be >= 0, got {args.sparsity}")
+    if not (args.stream_vth >= 0 and args.stream_penalty >= 0):
+        raise InputError("--stream-vth and --stream-penalty must be >= 0")
+    if args.stream_vth and args.activation != "ilif":
+        raise InputError("--stream-vth needs --activation ilif")
+    if args.stream_frames < 2:
+        raise InputError(f"--stream-frames must be >= 2, got {args.stream_frames}")
     import math
 
     if not (math.isfinite(args.lr) and args.lr > 0):
@@ -137,6 +153,9 @@ def run(args: argparse.Namespace) -> int:
         sparsity=args.sparsity,
         sparsity_form=args.sparsity_form,
         weight_quant=args.weight_quant,
+        stream_vth=args.stream_vth,
+        stream_frames=args.stream_frames,
+        stream_penalty=args.stream_penalty,
     )
     summary = train(
         options,

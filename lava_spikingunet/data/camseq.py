@@ -108,3 +108,42 @@ class CamSeqPatches(IndexSeededDataset):
             torch.from_numpy(np.ascontiguousarray(img)),
             torch.from_numpy(np.ascontiguousarray(lab)),
         )
+
+
+class CamSeqClips(IndexSeededDataset):
+    """Random clips of ``frames`` consecutive frames (one crop window and flip for the
+    whole clip): the video the stream-aware training runs (:mod:`lava_spikingunet.ann.delta`).
+
+    Item: ``(clip (L, 3, P, P), labels (L, P, P) int64)``.
+    """
+
+    def __init__(
+        self,
+        split: CamSeqSplit,
+        patch: int = 128,
+        frames: int = 3,
+        seed: int = 0,
+        length: int = ENDLESS,
+    ) -> None:
+        super().__init__(seed, length)
+        if not 2 <= frames <= len(split):
+            raise InputError(f"a clip needs 2..{len(split)} frames, got {frames}")
+        self.split = split
+        self.patch = int(patch)
+        self.frames = int(frames)
+
+    def sample(self, rng: np.random.Generator):
+        p, n = self.patch, self.frames
+        start = int(rng.integers(len(self.split) - n + 1))
+        label0 = self.split.labels[start]
+        y, x = random_crop_origin(rng, label0.shape, (p, p))
+        flip = bool(rng.integers(2))
+        imgs, labs = [], []
+        for i in range(start, start + n):
+            img = to_float(self.split.images[i][y : y + p, x : x + p])
+            lab = self.split.labels[i][y : y + p, x : x + p]
+            if flip:
+                img, lab = img[..., ::-1], lab[..., ::-1]
+            imgs.append(np.ascontiguousarray(img))
+            labs.append(np.ascontiguousarray(lab))
+        return torch.from_numpy(np.stack(imgs)), torch.from_numpy(np.stack(labs))

@@ -162,6 +162,25 @@ def train(
         except (ValueError, KeyError, OSError, SpikingUNetError) as exc:
             raise UserError(f"--weight-quant {options.weight_quant}: {exc}") from exc
         log(f"weights rounded to the {options.weight_quant} fixed point in every forward")
+    stream = None
+    if options.stream_vth:
+        if options.activation != "ilif" or options.sparsity or options.weight_quant:
+            raise UserError(
+                "stream-aware training (--stream-vth) is for I-LIF U-Nets with float "
+                "weights and no --sparsity (its own --stream-penalty counts the messages)"
+            )
+        if options.stream_vth < 0 or options.stream_penalty < 0:
+            raise UserError("--stream-vth and --stream-penalty must be >= 0")
+        dataset = task.stream_set()
+        from lava_spikingunet.ann.delta import attach_delta
+
+        stream = attach_delta(model, options.stream_vth)
+        stream.static = True  # until a clip runs: calibration and evaluation are static
+        log(
+            f"stream-aware: clips of {options.stream_frames} frames through the sdnn "
+            f"stream at vth {options.stream_vth:g} counts, message penalty "
+            f"{options.stream_penalty:g}; evaluation: the sdnn form's static frame"
+        )
     optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
     step, wall, history = 0, 0.0, []
     if state is not None:
@@ -225,7 +244,11 @@ def train(
         for group in optimizer.param_groups:
             group["lr"] = lr
         batch = make_batch(dataset, step, options.batch)
-        loss = task.loss(model, batch)
+        if stream is not None:
+            loss, last_rate = task.stream_loss(model, stream, batch, options.stream_penalty)
+            stream.static = True
+        else:
+            loss = task.loss(model, batch)
         if penalty:
             rate = synops_per_mac(model, options.sparsity_form)
             loss = loss + options.sparsity * rate
@@ -241,6 +264,8 @@ def train(
         bar.set_postfix(loss=f"{last_loss:.4g}", lr=f"{lr:.2g}", refresh=False)
         if penalty and step % options.eval_every == 0:
             log(f"step {step}: synops per MAC (accumulate, batch) {last_rate:.3f}")
+        if stream is not None and step % options.eval_every == 0:
+            log(f"step {step}: stream messages, synops per MAC per frame {last_rate:.3f}")
         if step % options.eval_every == 0 or step == options.steps:
             quick = task.evaluate(model, quick=True)
             model.train()

@@ -27,6 +27,9 @@ class TrainOptions:
     sparsity_form: str = "virtual"  # what the penalty counts: "virtual" (k) or "graded"
     init: str = ""  # warm start: a U-Net checkpoint whose weights the run starts from
     weight_quant: str = ""  # I-LIF: train with a profile's fixed-point weights ("": float)
+    stream_vth: float = 0.0  # I-LIF: > 0 trains on video clips through the sdnn stream
+    stream_frames: int = 3  # frames per training clip (stream-aware training)
+    stream_penalty: float = 0.0  # weight of the stream's message cost (synops per MAC)
 
     def to_dict(self) -> dict:
         return asdict(self)

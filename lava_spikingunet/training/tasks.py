@@ -57,6 +57,15 @@ class Task:
     def loss(self, model: nn.Module, batch: list[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
 
+    def stream_set(self) -> torch.utils.data.Dataset:
+        """Clips of consecutive frames (stream-aware training); only video tasks have them."""
+        raise UserError(
+            f"stream-aware training (--stream-vth) needs a video task (camseq01), not {self.name!r}"
+        )
+
+    def stream_loss(self, model: nn.Module, stream, batch, penalty: float):
+        raise NotImplementedError
+
     def evaluate(self, model: nn.Module, quick: bool = False) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -232,6 +241,16 @@ class CamSeqTask(Task):
 
     def loss(self, model, batch):
         return losses.multiclass_loss(model, batch[0], batch[1], self._mod.VOID)
+
+    def stream_set(self):
+        return self._mod.CamSeqClips(
+            self.train_split, self.patch, self.options.stream_frames, seed=self.options.seed
+        )
+
+    def stream_loss(self, model, stream, batch, penalty):
+        from lava_spikingunet.ann.delta import stream_loss
+
+        return stream_loss(model, stream, batch[0], batch[1], self._mod.VOID, penalty)
 
     def evaluate(self, model, quick=False):
         limit = self.quick_limit if quick else None
