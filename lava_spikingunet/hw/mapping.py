@@ -27,11 +27,12 @@ The model (docs/profiling.md, "Mapping"):
   (dendritic accumulator / relay) neurons, one per target neuron and group, on cores of
   their own; each partial-sum neuron sends its partial current as one graded spike, and
   the layer's own neurons (the summing neurons) add the ``G`` partial sums (``G`` axons,
-  weight 1) before they integrate. ``G`` runs from the fewest groups whose worst neuron
-  fits the limit up to :data:`SPLIT_GROUPS_TRIED` times that, channels shared out evenly;
-  the ``G`` with the fewest cores in all is kept. Costs, all in the result: the partial
-  neurons' cores (``partial_cores``) and one more step of latency per split layer on the
-  longest path (``extra_steps``; the skip edges around it take one more step of delay).
+  weight 1) before they integrate. ``G`` is tried at the multiples
+  :data:`SPLIT_GROUPS_TRIED` (up to 8) of the fewest groups whose worst neuron fits the
+  limit, channels shared out evenly; the ``G`` with the fewest cores in all is kept.
+  Costs, all in the result: the partial neurons' cores (``partial_cores``) and one more
+  step of latency per split layer on the longest path (``extra_steps``; the skip edges
+  around it take one more step of delay).
   It needs graded spikes (a profile without them is refused, as before), and a partial
   sum must fit the graded payload (24 bits on Loihi 2; not checked here).
 - Connectivity is structural (every kernel tap that lands inside the target), which is
@@ -609,10 +610,10 @@ def check_form(profile: HardwareProfile, form: Form) -> None:
         )
 
 
-#: Partial-sum group counts tried for a split layer: the fewest that fit up to this many
-#: times that (more groups mean fewer input axons per partial-sum neuron, so more of them
-#: share a core, but more layers of them): the count with the fewest cores in all is kept.
-SPLIT_GROUPS_TRIED = 8
+#: Partial-sum group counts tried for a split layer, as multiples of the fewest that fit
+#: (more groups mean fewer input axons per partial-sum neuron, so more of them share a
+#: core, but more layers of them): the count with the fewest cores in all is kept.
+SPLIT_GROUPS_TRIED = (1, 1.5, 2, 3, 4, 6, 8)
 
 
 def _split_layer(
@@ -626,14 +627,15 @@ def _split_layer(
     ctx: tuple,
 ) -> LayerMapping:
     """Map a layer whose fan-in is split: partial-sum layers plus the summing layer, with
-    the number of groups (``fewest`` .. ``SPLIT_GROUPS_TRIED * fewest``) that needs the
+    the number of groups (``fewest`` times each of ``SPLIT_GROUPS_TRIED``) that needs the
     fewest cores (ties: fewer groups)."""
     bits, weight_model, profile = ctx
     channels = sum(e.channels.shape[1] for e in structs)
     best: LayerMapping | None = None
     error: UserError | None = None
     seen: set[int] = set()
-    for g in range(fewest, min(channels, SPLIT_GROUPS_TRIED * fewest) + 1):
+    tried = sorted({min(channels, math.ceil(fewest * f)) for f in SPLIT_GROUPS_TRIED})
+    for g in tried:
         groups = split_fanin(structs, limit, g)
         if groups is None or len(groups) in seen:
             continue
