@@ -11,8 +11,8 @@ below, so every number on the card is the shipped file's:
   reference on a ``--verify-crop`` crop of the first test input, two frames as a stream
   (:func:`~lava_spikingunet.backends.sdnn.stages.verify_sdnn`);
 - ``profile``: synops of the graded deltas per ANN MAC on the first test input's centre
-  ``--profile-crop`` crop and the neurocores of the mapping model
-  (:func:`~lava_spikingunet.backends.sdnn.stages.profile_sdnn`);
+  ``--profile-crop`` crop, from the resting state (and from reset), and the neurocores
+  of the mapping model (:func:`~lava_spikingunet.backends.sdnn.stages.profile_sdnn`);
 - test metrics of the U-Net, the I-LIF U-Net and the shipped file (sigma-delta reference
   = Lava) on the first ``--images`` test images (central ``--crop`` window; the reference
   runs on one core).
@@ -76,7 +76,10 @@ def ship(name: str, args: argparse.Namespace) -> dict:
     ver["seconds"] = round(time.monotonic() - t0, 1)
     log(f"[{name}] verify: {ver['mismatches']} mismatches ({ver['seconds']} s)")
     prof = profile_sdnn(shipped, first_input(task, args.profile_crop, m), "loihi2")
-    log(f"[{name}] profile: {prof['synops_per_mac'][0]:.4f} synops/MAC, {prof['cores']} cores")
+    log(
+        f"[{name}] profile: {prof['synops_per_mac'][0]:.4f} synops/MAC from rest "
+        f"({prof['from_reset']['synops_per_mac'][0]:.4f} from reset), {prof['cores']} cores"
+    )
     nets = {"unet": unet, "ilif_unet": ilif, "sdnn": SDNNModule(shipped)}
     metrics = {}
     for label, net in nets.items():
@@ -145,13 +148,18 @@ def card(r: dict, args: argparse.Namespace) -> str:
             "",
             f"- Lava (`Loihi2SimCfg`, fixed_pt, stock processes) against the reference on "
             f"{ver['frame'][0]}x{ver['frame'][1]}, {ver['frames']} frames as a stream "
-            f"({ver['steps']} steps): **{ver['mismatches']} mismatching values** over every "
+            f"({ver['steps']} steps, the first {ver.get('rest_steps', 0)} settling to the "
+            f"resting state): **{ver['mismatches']} mismatching values** over every "
             f"neuron's messages at every step and the readout ({ver['messages']} messages).",
             f"- Synops of the graded deltas on the first test input "
-            f"({prof['frame'][0]}x{prof['frame'][1]}): **{prof['synops_per_mac'][0]:.4f} per "
+            f"({prof['frame'][0]}x{prof['frame'][1]}), from the resting state "
+            f"(docs/semantics.md section 6): **{prof['synops_per_mac'][0]:.4f} per "
             f"ANN MAC** ({prof['synops_per_frame'][0]:,} synops, "
-            f"{prof['ann_macs_per_frame']:,} MACs); neurocores (graded mapping model): "
-            f"{prof['cores']} on {prof['chips']} chip(s).",
+            f"{prof['ann_macs_per_frame']:,} MACs); settling to rest costs "
+            f"{prof['rest']['synops_per_mac']:.4f} per ANN MAC once, when the network is "
+            f"loaded; from a reset network the frame would cost "
+            f"{prof['from_reset']['synops_per_mac'][0]:.4f}. Neurocores (graded mapping "
+            f"model): {prof['cores']} on {prof['chips']} chip(s).",
             "",
             "## Reproduce",
             "",

@@ -110,6 +110,25 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
         "camseq01",
         dict(_ILIF, levels=63, steps=600, batch=8, patch=128, init="checkpoints/camseq01.pt"),
     ),
+    # stream-aware fine-tuning (docs/ilif.md section 6; unpublished: it did not improve the
+    # stream, benchmarks/results/stream_training.md): clips of 3 frames after 12 frames
+    # without gradient, through the sdnn stream at 1 count
+    "camseq01-ilif-stream": (
+        "camseq01",
+        dict(
+            _ILIF,
+            levels=63,
+            steps=300,
+            batch=3,
+            patch=128,
+            lr=1e-4,
+            warmup=20,
+            stream_vth=1.0,
+            stream_frames=3,
+            stream_warmup=12,
+            init="checkpoints/camseq01-ilif.pt",
+        ),
+    ),  # fmt: skip
 }
 COMMON = dict(width=16, depth=3, seed=0, eval_every=250, checkpoint_every=250)
 #: The blind runs must exist before the denoisers' I-LIF runs start from them.

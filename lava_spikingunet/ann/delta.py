@@ -120,18 +120,29 @@ def stream_loss(
     labels: torch.Tensor,
     ignore_index: int,
     penalty: float = 0.0,
+    warmup: int = 0,
 ) -> tuple[torch.Tensor, float]:
-    """Cross-entropy over every frame of ``clips`` ``(B, L, C, H, W)`` run as streams
+    """Cross-entropy over the frames of ``clips`` ``(B, L, C, H, W)`` run as streams
     (``labels`` ``(B, L, H, W)``), plus ``penalty`` times the mean message cost of
-    frames 2..L (synops per ANN MAC). Returns ``(loss, cost of frames 2..L)``."""
+    frames 2..L (synops per ANN MAC). Returns ``(loss, cost of frames 2..L)``.
+
+    ``warmup``: the first ``warmup`` frames only bring the stream to a state deep in a
+    video (no gradient, no loss): a long stream's held values lag in ways a clip that
+    starts from reset does not show."""
     import torch.nn.functional as F
 
-    if clips.ndim != 5 or clips.shape[1] < 2:
-        raise ValueError(f"clips must be (B, L >= 2, C, H, W), got {tuple(clips.shape)}")
+    if clips.ndim != 5 or clips.shape[1] < warmup + 2:
+        raise ValueError(
+            f"clips must be (B, L >= warmup + 2, C, H, W), got {tuple(clips.shape)} "
+            f"with warmup {warmup}"
+        )
     stream.static = False
     stream.reset()
+    with torch.no_grad():
+        for t in range(warmup):
+            model(clips[:, t])
     ce, cost = [], []
-    for t in range(clips.shape[1]):
+    for t in range(warmup, clips.shape[1]):
         y = model(clips[:, t])
         ce.append(F.cross_entropy(y, labels[:, t], ignore_index=ignore_index))
         if t:

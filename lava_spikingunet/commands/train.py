@@ -69,6 +69,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument("--stream-frames", type=int, default=3, help="frames per clip (--stream-vth)")
     p.add_argument(
+        "--stream-warmup", type=int, default=0, metavar="FRAMES",
+        help="--stream-vth: frames run before each clip without gradient, so that the "
+        "clip starts deep in a stream",
+    )  # fmt: skip
+    p.add_argument(
         "--stream-penalty", type=float, default=0.0,
         help="--stream-vth: loss += W * (the stream's synops per ANN MAC per frame)",
     )  # fmt: skip
@@ -116,8 +121,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--stream-vth and --stream-penalty must be >= 0")
     if args.stream_vth and args.activation != "ilif":
         raise InputError("--stream-vth needs --activation ilif")
-    if args.stream_frames < 2:
-        raise InputError(f"--stream-frames must be >= 2, got {args.stream_frames}")
+    if args.stream_frames < 2 or args.stream_warmup < 0:
+        raise InputError("--stream-frames must be >= 2 and --stream-warmup >= 0")
     import math
 
     if not (math.isfinite(args.lr) and args.lr > 0):
@@ -156,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         stream_vth=args.stream_vth,
         stream_frames=args.stream_frames,
         stream_penalty=args.stream_penalty,
+        stream_warmup=args.stream_warmup,
     )
     summary = train(
         options,

@@ -177,7 +177,8 @@ def train(
         stream = attach_delta(model, options.stream_vth)
         stream.static = True  # until a clip runs: calibration and evaluation are static
         log(
-            f"stream-aware: clips of {options.stream_frames} frames through the sdnn "
+            f"stream-aware: clips of {options.stream_frames} frames (after "
+            f"{options.stream_warmup} without gradient) through the sdnn "
             f"stream at vth {options.stream_vth:g} counts, message penalty "
             f"{options.stream_penalty:g}; evaluation: the sdnn form's static frame"
         )

@@ -30,6 +30,7 @@ class TrainOptions:
     stream_vth: float = 0.0  # I-LIF: > 0 trains on video clips through the sdnn stream
     stream_frames: int = 3  # frames per training clip (stream-aware training)
     stream_penalty: float = 0.0  # weight of the stream's message cost (synops per MAC)
+    stream_warmup: int = 0  # frames run before each clip without gradient (a deep state)
 
     def to_dict(self) -> dict:
         return asdict(self)

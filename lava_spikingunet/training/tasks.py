@@ -243,14 +243,17 @@ class CamSeqTask(Task):
         return losses.multiclass_loss(model, batch[0], batch[1], self._mod.VOID)
 
     def stream_set(self):
+        o = self.options
         return self._mod.CamSeqClips(
-            self.train_split, self.patch, self.options.stream_frames, seed=self.options.seed
+            self.train_split, self.patch, o.stream_warmup + o.stream_frames, seed=o.seed
         )
 
     def stream_loss(self, model, stream, batch, penalty):
         from lava_spikingunet.ann.delta import stream_loss
 
-        return stream_loss(model, stream, batch[0], batch[1], self._mod.VOID, penalty)
+        return stream_loss(
+            model, stream, batch[0], batch[1], self._mod.VOID, penalty, self.options.stream_warmup
+        )
 
     def evaluate(self, model, quick=False):
         limit = self.quick_limit if quick else None
