@@ -185,3 +185,23 @@ def test_cli_stream_training_runs_and_refuses_what_it_cannot_do(tmp_path, syn, c
     denoise = ["train", "denoise-grey", *base[2:], *ilif, *stream, "--out", str(tmp_path / "d")]
     assert main(denoise) != 0
     assert "video task" in capsys.readouterr().err
+
+
+def test_warmup_frames_set_the_state_but_not_the_loss():
+    import torch.nn.functional as F
+
+    unet, x = _net(5)
+    stream = attach_delta(unet, 0.3)
+    clips = torch.stack([x + 0.05 * k * torch.randn_like(x) for k in range(4)], 1)
+    labels = torch.randint(0, 4, (2, 4, 16, 16))
+    loss, _ = stream_loss(unet, stream, clips, labels, ignore_index=99, warmup=2)
+    stream.reset()
+    with torch.no_grad():
+        unet(clips[:, 0])
+        unet(clips[:, 1])
+        ce = [F.cross_entropy(unet(clips[:, t]), labels[:, t]) for t in (2, 3)]
+    assert loss.item() == pytest.approx(torch.stack(ce).mean().item(), rel=1e-6)
+    cold, _ = stream_loss(unet, stream, clips[:, 2:], labels[:, 2:], ignore_index=99)
+    assert cold.item() != pytest.approx(loss.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="warmup"):
+        stream_loss(unet, stream, clips, labels, ignore_index=99, warmup=3)
