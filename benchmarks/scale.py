@@ -33,7 +33,10 @@ How each figure is taken, per row, in one process with torch on ``--threads`` th
   the processes, plus ``/dev/shm`` (each page once); the targets use ``peak_pss_mb +
   shm_peak_mb`` (an upper bound);
 - ``bit_exact``: Lava's readout accumulator equals the reference's, element for element;
-- ``estimate_mb``: ``limits.estimate_lava_memory`` before the run.
+- ``estimate_mb``: ``limits.estimate_lava_memory`` before the run;
+- ``load_avg_before``: the machine's 1-minute load average when the row started (the
+  machine is shared: other jobs slow the Lava run, whose processes wait on each other
+  every step, more than the single-threaded reference).
 
 Writes ``benchmarks/results/scale.{json,md,png}``.
 
@@ -136,8 +139,9 @@ def _paper_model(workdir: Path) -> tuple[object, dict]:
 
 def _mapping(graph) -> dict:
     """Loihi 2 cores and chips of the row's graph (shared-weight mapping model, fan-in limit
-    ``hw.mapping.FANIN_AXONS_ESTIMATE``), and whether it fits a Kapoho Point (8 chips) or
-    a Hala Point (1152 chips)."""
+    ``hw.mapping.FANIN_AXONS_ESTIMATE``; layers over it split over partial-sum neurons, whose
+    cores and extra steps ``fanin_split`` gives), and whether it fits a Kapoho Point (8 chips)
+    or a Hala Point (1152 chips)."""
     try:
         from lava_spikingunet.hw.mapping import map_graph
         from lava_spikingunet.hw.profiles import load_profile
@@ -151,7 +155,7 @@ def _mapping(graph) -> dict:
                     out[label] = {"error": str(exc)}
                     continue
                 m = m.summary()
-                keys = ("cores", "chips", "fanin_limit", "fanin_limit_estimated")
+                keys = ("cores", "chips", "fanin_limit", "fanin_limit_estimated", "fanin_split")
                 out[label] = {k: m[k] for k in keys}
                 out[label]["fits_kapoho_point_8_chips"] = m["chips"] <= 8
                 out[label]["fits_hala_point_1152_chips"] = m["chips"] <= 1152
@@ -268,6 +272,12 @@ def write_md(doc: dict, path: Path) -> None:
             f"{r['peak_pss_mb'] + r['shm_peak_mb']:.0f} | {r['estimate_mb']:.0f} | "
             f"{'yes' if r['bit_exact'] else 'NO'} |"
         )
+    loads = [f"{r['row']} {r['load_avg_before']}" for r in doc["rows"] if "load_avg_before" in r]
+    if loads:
+        lines += [
+            "",
+            "Load average (1 min) when each row started, other jobs included: " + ", ".join(loads),
+        ]
     for r in doc["rows"]:
         if r.get("row") == "paper-64" and "error" not in r:
             keys = ("parameters", "convert_quantize_s", "export_s", "export_mb", "load_s")
@@ -341,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         old = {r["row"]: r for r in json.loads(old_path.read_text()).get("rows", [])}
     for i, name in enumerate(args.rows, 1):
         log(f"[{i}/{len(args.rows)}] {name}")
+        load = round(os.getloadavg()[0], 2)  # other jobs on the machine slow a row down
         cmd = [sys.executable, "-m", "benchmarks.scale", "--one", name]
         cmd += ["--threads", str(args.threads)] + (["--tile", args.tile] if args.tile else [])
         try:
@@ -358,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
                 log("  " + ln)
         if proc.returncode == 0 and found:
             old[name] = json.loads(found[-1][4:])
+            old[name]["load_avg_before"] = load
         else:
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             old[name] = {"row": name, "error": f"exit {proc.returncode}: {tail[:200]}"}

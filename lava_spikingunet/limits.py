@@ -109,10 +109,10 @@ REFERENCE_BYTES_PER_ELEMENT = 48
 #: pages (interpreter, Lava's runtime, numpy) once forked, and per element the process
 #: models' state and per-step buffers. Set so that the estimate is above every row of
 #: ``benchmarks/results/scale.json`` (summed PSS + /dev/shm measured: shipped grey
-#: denoiser 64..512 square 0.69, 0.97, 1.94, 5.08 GB against 1.14, 1.42, 2.55, 7.05
-#: estimated; DRIVE 584x565 6.16 against 8.49; paper-size U-Net at 64 2.46 against 2.79;
-#: the grey denoiser at 256 in the cascade form 8.88 against 9.64, each of its stage
-#: processes counted like a neuron process).
+#: denoiser 64..512 square 0.71, 0.78, 2.04, 5.11 GB against 1.14, 1.42, 2.55, 7.05
+#: estimated; DRIVE 584x565 6.20 against 8.49; paper-size U-Net at 64 2.41 against 2.79;
+#: the grey denoiser at 256 in the cascade form, one process per layer, 2.30 against
+#: 2.70).
 LAVA_PROCESS_BYTES = 24 << 20
 LAVA_NEURON_BYTES_PER_ELEMENT = 64
 LAVA_SYNAPSE_OUT_BYTES_PER_ELEMENT = 40
