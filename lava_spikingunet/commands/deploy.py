@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     form = args.form or graph.meta.neuron_form
     mapping = check(graph, profile, form, args.weights_model)
     print(f"{args.model}: fits {profile.name} ({form} form): all formats and delays valid")
-    print(format_mapping(mapping.summary(), latency(graph, profile)))
+    print(format_mapping(mapping.summary(), latency(graph, profile, mapping=mapping)))
     if args.check_only:
         return 0
     require_board(args.model, args.image)
