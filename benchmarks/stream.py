@@ -432,8 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--checkpoint",
         default=f"{CHECKPOINT}-ilif",
-        help="ilif: the I-LIF U-Net under checkpoints/ (e.g. camseq01-ilif-stream, trained "
-        "through the stream)",
+        help="ilif: the I-LIF U-Net, a name under checkpoints/ or a .pt path (e.g. "
+        "runs/camseq01-ilif-stream/final.pt, trained through the stream)",
     )
     p.add_argument(
         "--out-name", default="stream", help="results file stem (default stream: stream.*)"

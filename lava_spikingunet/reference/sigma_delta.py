@@ -229,7 +229,8 @@ class SDNNResult:
     ``steps``: all steps run (the rest included). ``readout``: the readout's ``act``
     (``sigma + bias``) at the last step of every frame, int64 ``(F, B, C, H, W)``;
     ``y = readout / scale``. With ``record``: ``messages[n]`` int32 ``(steps, B, C, H, W)``
-    for every neuron and ``readout_steps`` ``(steps, B, C, H, W)`` (the readout's ``act`` per step).
+    for every neuron and ``readout_steps`` ``(steps, B, C, H, W)`` (the readout's ``act``
+    per step).
     ``synops[t]``: synaptic events of step ``t`` (messages x structural fan-out,
     summed over the batch), ``msg_count[t]``: non-zero neuron messages of step ``t``, both
     counted from the first frame's first step. ``rest_steps``: the steps the network
@@ -250,11 +251,18 @@ class SDNNResult:
     rest_synops: int = 0
 
 
-def input_schedule(frames: np.ndarray, hold: int) -> list[np.ndarray | None]:
-    """Per-step a_in of the first neuron layer: ``I0_f - I0_{f-1}`` at the first step of
-    frame ``f`` (``I0_{-1} = 0``), nothing (``None``) otherwise. ``frames``: ``(F, B, C,
-    H, W)`` int. This is what the input source process sends."""
-    sched: list[np.ndarray | None] = []
+def rest_steps_of(graph: SpikingGraph, rest: bool) -> int:
+    """Steps the network settles without input before its first frame (docs/semantics.md
+    section 6, "Resting state"): the settle steps with ``rest``, else none."""
+    return int(graph.meta.extra["sdnn"]["steps"]) if rest else 0
+
+
+def input_schedule(frames: np.ndarray, hold: int, rest_steps: int = 0) -> list[np.ndarray | None]:
+    """Per-step a_in of the first neuron layer: nothing (``None``) for ``rest_steps``, then
+    ``I0_f - I0_{f-1}`` at the first step of frame ``f`` (``I0_{-1} = 0``) and nothing
+    at its other steps. ``frames``: ``(F, B, C, H, W)`` int. This is what the input source
+    process sends."""
+    sched: list[np.ndarray | None] = [None] * int(rest_steps)
     prev = np.zeros_like(frames[0])
     for f in range(frames.shape[0]):
         d = frames[f] - prev
@@ -320,9 +328,9 @@ def simulate_sdnn(
     latency = hold - 1 if latency is None else int(latency)
     if latency < 0:
         raise ValueError("latency must be >= 0")
-    rest_steps = int(graph.meta.extra["sdnn"]["steps"]) if rest else 0
+    rest_steps = rest_steps_of(graph, rest)
     steps = rest_steps + max(n_frames * hold, (n_frames - 1) * hold + latency + 1)
-    sched = [None] * rest_steps + input_schedule(cur, hold)
+    sched = input_schedule(cur, hold, rest_steps)
     sched += [None] * (steps - len(sched))
     order = [n for n in graph.order() if n != graph.input_name]
     ins = {n: graph.in_edges(n) for n in order}

@@ -37,7 +37,7 @@ from lava_spikingunet.graph.ir import (
     ReadoutNode,
     SpikingGraph,
 )
-from lava_spikingunet.reference.sigma_delta import input_schedule, sdnn_params
+from lava_spikingunet.reference.sigma_delta import input_schedule, rest_steps_of, sdnn_params
 
 #: Graded payload of every message (Lava's graded ports are int32 with precision 24).
 MESSAGE_BITS = 24
@@ -247,9 +247,9 @@ def build_sdnn(
         raise ValueError("the Lava build runs one stream (batch 1)")
     params = sdnn_params(graph, vth)
     hold = int(hold if hold is not None else graph.meta.extra["sdnn"]["steps"])
-    rest_steps = int(graph.meta.extra["sdnn"]["steps"]) if rest else 0
+    rest_steps = rest_steps_of(graph, rest)
     steps = rest_steps + cur.shape[0] * hold
-    sched = [None] * rest_steps + input_schedule(cur.astype(np.int64), hold)
+    sched = input_schedule(cur.astype(np.int64), hold, rest_steps)
     first = [d for _, d, e in graph.edges() if getattr(e, "static", False)]
     if len(first) != 1:
         raise ValueError("expected one static input edge")

@@ -230,9 +230,9 @@ def deploy_sdnn(
 ) -> np.ndarray:
     """Check the ``sdnn`` graph against ``hw``, then run ``frames`` as a stream on the
     Loihi board (``Loihi2HwCfg``, the stock processes on neurocores), from the resting
-    state; returns the readout
-    ``y`` per frame ``(F, C, H, W)``. Raises UserError naming every field that does not
-    fit, and HardwareUnavailableError without lava-loihi (after the checks)."""
+    state; returns the readout ``y`` per frame ``(F, C, H, W)``. Raises UserError naming
+    every field that does not fit, and HardwareUnavailableError without lava-loihi (after
+    the checks)."""
     from lava_spikingunet.backends.sdnn.network import run_sdnn
     from lava_spikingunet.errors import HardwareUnavailableError, LavaRunError, UserError
     from lava_spikingunet.pipeline.deploy import (
