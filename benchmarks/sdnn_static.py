@@ -89,6 +89,19 @@ def _row(label: str, g, model, task, key: str, args, ref: dict) -> dict:
     return row
 
 
+def add_ilif_checkpoint_arg(p: argparse.ArgumentParser) -> None:
+    """``--ilif-checkpoint TASK=NAME ...``: other I-LIF checkpoints (:func:`checkpoint_paths`)."""
+    p.add_argument(
+        "--ilif-checkpoint",
+        nargs="*",
+        default=[],
+        type=lambda v: tuple(v.split("=", 1)),
+        metavar="TASK=NAME",
+        help="another I-LIF checkpoint under checkpoints/ for a task (e.g. "
+        "denoise-grey=denoise-grey-ilif)",
+    )
+
+
 def checkpoint_paths(name: str, overrides: list[tuple[str, str]]) -> dict[str, Path]:
     """``{"unet": path, "ilif": path}`` of a task, with ``--ilif-checkpoint`` overrides."""
     float_name, ilif_name = CHECKPOINTS[name]
@@ -230,15 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--modes", nargs="+", choices=("kept", "requantized"), default=["kept", "requantized"]
     )
-    p.add_argument(
-        "--ilif-checkpoint",
-        nargs="*",
-        default=[],
-        type=lambda v: tuple(v.split("=", 1)),
-        metavar="TASK=NAME",
-        help="another I-LIF checkpoint under checkpoints/ for a task (e.g. "
-        "denoise-grey=denoise-grey-ilif-wq)",
-    )
+    add_ilif_checkpoint_arg(p)
     p.add_argument("--data-root", default=None)
     p.add_argument("--out-dir", default=str(Path(__file__).parent / "results"))
     args = p.parse_args(argv)

@@ -177,20 +177,15 @@ def card(r: dict, args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmarks.sdnn_static import add_ilif_checkpoint_arg
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("tasks", nargs="+", choices=TASKS)
     p.add_argument("--images", type=int, default=8)
     p.add_argument("--crop", type=int, default=256, help="central crop (0: full images)")
     p.add_argument("--verify-crop", type=int, default=16)
     p.add_argument("--profile-crop", type=int, default=128)
-    p.add_argument(
-        "--ilif-checkpoint",
-        nargs="*",
-        default=[],
-        type=lambda v: tuple(v.split("=", 1)),
-        metavar="TASK=NAME",
-        help="another I-LIF checkpoint under checkpoints/ for a task",
-    )
+    add_ilif_checkpoint_arg(p)
     p.add_argument("--data-root", default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
