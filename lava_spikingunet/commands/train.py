@@ -78,6 +78,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="--stream-vth: loss += W * (the stream's synops per ANN MAC per frame)",
     )  # fmt: skip
     p.add_argument(
+        "--temporal", type=float, default=0.0, metavar="W",
+        help="I-LIF, video tasks (camseq01): train on pairs of consecutive frames, each "
+        "with its own loss, plus W * (the smooth count of changes of at least "
+        "--temporal-vth counts between them, synops per ANN MAC; docs/ilif.md)",
+    )  # fmt: skip
+    p.add_argument(
+        "--temporal-vth", type=float, default=0.125, metavar="COUNTS",
+        help="--temporal: the change that costs a message (default 0.125 counts)",
+    )  # fmt: skip
+    p.add_argument(
         "--init",
         default="",
         metavar="CKPT",
@@ -121,6 +131,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--stream-vth and --stream-penalty must be >= 0")
     if args.stream_vth and args.activation != "ilif":
         raise InputError("--stream-vth needs --activation ilif")
+    if not (args.temporal >= 0 and args.temporal_vth > 0):
+        raise InputError("--temporal must be >= 0 and --temporal-vth > 0")
+    if args.temporal and args.activation != "ilif":
+        raise InputError("--temporal needs --activation ilif")
+    if args.temporal and args.stream_vth:
+        raise InputError("--temporal and --stream-vth exclude each other")
     if args.stream_frames < 2 or args.stream_warmup < 0:
         raise InputError("--stream-frames must be >= 2 and --stream-warmup >= 0")
     import math
@@ -162,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
         stream_frames=args.stream_frames,
         stream_penalty=args.stream_penalty,
         stream_warmup=args.stream_warmup,
+        temporal=args.temporal,
+        temporal_vth=args.temporal_vth,
     )
     summary = train(
         options,

@@ -182,6 +182,20 @@ def train(
             f"stream at vth {options.stream_vth:g} counts, message penalty "
             f"{options.stream_penalty:g}; evaluation: the sdnn form's static frame"
         )
+    probe = None
+    if options.temporal:
+        if options.activation != "ilif" or options.stream_vth:
+            raise UserError("the temporal penalty (--temporal) is for I-LIF U-Nets, not streams")
+        if options.batch % 2:
+            raise UserError(f"--temporal: --batch counts frames of pairs, got {options.batch}")
+        dataset = task.pair_set()
+        from lava_spikingunet.ann.temporal import attach_temporal
+
+        probe = attach_temporal(model, options.temporal_vth)
+        log(
+            f"temporal penalty {options.temporal:g}: {options.batch // 2} pairs of "
+            f"consecutive frames per step, changes of {options.temporal_vth:g} counts"
+        )
     optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
     step, wall, history = 0, 0.0, []
     if state is not None:
@@ -232,7 +246,7 @@ def train(
     )
     penalty = options.activation == "ilif" and options.sparsity > 0
     record_counts(model, penalty)
-    last_rate = float("nan")
+    last_rate = pair_rate = float("nan")
     model.train()
     while step < options.steps:
         if time_budget_s is not None and time.monotonic() - start_invocation >= time_budget_s:
@@ -244,8 +258,10 @@ def train(
         lr = lr_at(step, options.steps, options.lr, options.lr_final, options.warmup)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = make_batch(dataset, step, options.batch)
-        if stream is not None:
+        batch = make_batch(dataset, step, options.batch // 2 if probe else options.batch)
+        if probe is not None:
+            loss, pair_rate = task.temporal_loss(model, probe, batch, options.temporal)
+        elif stream is not None:
             loss, last_rate = task.stream_loss(model, stream, batch, options.stream_penalty)
             stream.static = True
         else:
@@ -265,6 +281,8 @@ def train(
         bar.set_postfix(loss=f"{last_loss:.4g}", lr=f"{lr:.2g}", refresh=False)
         if penalty and step % options.eval_every == 0:
             log(f"step {step}: synops per MAC (accumulate, batch) {last_rate:.3f}")
+        if probe is not None and step % options.eval_every == 0:
+            log(f"step {step}: frame-pair changes, synops per MAC {pair_rate:.3f}")
         if stream is not None and step % options.eval_every == 0:
             log(f"step {step}: stream messages, synops per MAC per frame {last_rate:.3f}")
         if step % options.eval_every == 0 or step == options.steps:

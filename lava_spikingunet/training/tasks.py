@@ -66,6 +66,15 @@ class Task:
     def stream_loss(self, model: nn.Module, stream, batch, penalty: float):
         raise NotImplementedError
 
+    def pair_set(self) -> torch.utils.data.Dataset:
+        """Pairs of consecutive frames (the temporal penalty); only video tasks have them."""
+        raise UserError(
+            f"the temporal penalty (--temporal) needs a video task (camseq01), not {self.name!r}"
+        )
+
+    def temporal_loss(self, model: nn.Module, probe, batch, weight: float):
+        raise NotImplementedError
+
     def evaluate(self, model: nn.Module, quick: bool = False) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -254,6 +263,14 @@ class CamSeqTask(Task):
         return stream_loss(
             model, stream, batch[0], batch[1], self._mod.VOID, penalty, self.options.stream_warmup
         )
+
+    def pair_set(self):
+        return self._mod.CamSeqClips(self.train_split, self.patch, 2, seed=self.options.seed)
+
+    def temporal_loss(self, model, probe, batch, weight):
+        from lava_spikingunet.ann.temporal import temporal_loss
+
+        return temporal_loss(model, probe, batch[0], batch[1], self._mod.VOID, weight)
 
     def evaluate(self, model, quick=False):
         limit = self.quick_limit if quick else None
