@@ -41,6 +41,7 @@ def test_the_forward_is_the_ilif_forward_and_the_cost_is_fanout_weighted():
         y = unet(clips.flatten(0, 1))
         seen = dict(acts)  # the MAC count below runs a forward of its own
         cost = float(probe.synops_per_mac())
+        active = float(probe.active_per_mac())
     for h in hooks:
         h.remove()
     assert torch.equal(y, plain)
@@ -52,6 +53,9 @@ def test_the_forward_is_the_ilif_forward_and_the_cost_is_fanout_weighted():
     by_hand /= 2 * unet.count_macs(16, 16)
     assert cost == pytest.approx(by_hand, rel=1e-5)
     assert cost > 0
+    alone = sum(fan[n] * float((a / (a + 0.25)).sum()) for n, a in seen.items())
+    assert active == pytest.approx(alone / (4 * unet.count_macs(16, 16)), rel=1e-5)
+    assert active > cost
 
 
 def test_identical_frames_cost_nothing_and_probe_leaves_the_output_alone():
@@ -118,7 +122,7 @@ def test_cli_temporal_training_runs_and_refuses_what_it_cannot_do(tmp_path, syn,
         "--no-progress", "--data-root", str(syn),
     ]  # fmt: skip
     ilif = ["--activation", "ilif", "--levels", "15"]
-    temporal = ["--temporal", "1", "--temporal-vth", "0.25"]
+    temporal = ["--temporal", "1", "--temporal-active", "0.5", "--temporal-vth", "0.25"]
     assert main([*base, *ilif, *temporal, "--out", str(tmp_path / "ok")]) == 0
     out = capsys.readouterr().out
     assert "temporal penalty 1: 1 pairs" in out and "frame-pair changes" in out
@@ -132,6 +136,8 @@ def test_cli_temporal_training_runs_and_refuses_what_it_cannot_do(tmp_path, syn,
     odd[odd.index("--batch") + 1] = "3"
     assert main(odd) != 0
     assert "pairs" in capsys.readouterr().err
+    assert main([*base, *ilif, "--temporal-active", "1", "--out", str(tmp_path / "a")]) != 0
+    assert "needs --temporal" in capsys.readouterr().err
     both = [*base, *ilif, *temporal, "--stream-vth", "1", "--out", str(tmp_path / "both")]
     assert main(both) != 0
     assert "exclude" in capsys.readouterr().err

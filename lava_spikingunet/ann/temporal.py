@@ -58,27 +58,44 @@ class TemporalChange:
     def synops_per_mac(self) -> torch.Tensor:
         """Smooth message cost of frame ``t`` after frame ``t - 1`` per ANN MAC
         (differentiable), averaged over the pairs of the last forward."""
-        if len(self.acts) != len(self.points):
-            raise RuntimeError("no forward has run since the penalty was attached")
         total = None
-        first = self.acts["enc0.c1"]
-        if first.shape[0] % 2:
-            raise ValueError(f"the batch must hold frame pairs, got {first.shape[0]} frames")
-        pairs = first.shape[0] // 2
-        hw = (int(first.shape[-2]), int(first.shape[-1]))
+        pairs, hw = self._pairs()
         for name, a in self.acts.items():
             a = a.reshape(pairs, 2, *a.shape[1:])
             d = (a[:, 1] - a[:, 0]).abs()
             term = self.fan[name] * (d / (d + self.vth)).sum()
             total = term if total is None else total + term
+        assert total is not None
+        return total / (pairs * self._macs_of(hw))
+
+    def active_per_mac(self) -> torch.Tensor:
+        """Smooth cost of a frame sent alone (``g`` of every un-rounded activation, so
+        ``[a >= vth]`` in the limit: what a frame from rest sends) per ANN MAC
+        (differentiable), averaged over the frames of the last forward."""
+        total = None
+        pairs, hw = self._pairs()
+        for name, a in self.acts.items():
+            term = self.fan[name] * (a / (a + self.vth)).sum()
+            total = term if total is None else total + term
+        assert total is not None
+        return total / (2 * pairs * self._macs_of(hw))
+
+    def _pairs(self) -> tuple[int, tuple[int, int]]:
+        if len(self.acts) != len(self.points):
+            raise RuntimeError("no forward has run since the penalty was attached")
+        first = self.acts["enc0.c1"]
+        if first.shape[0] % 2:
+            raise ValueError(f"the batch must hold frame pairs, got {first.shape[0]} frames")
+        return first.shape[0] // 2, (int(first.shape[-2]), int(first.shape[-1]))
+
+    def _macs_of(self, hw: tuple[int, int]) -> int:
         if hw not in self._macs:
             self._paused = True
             try:
                 self._macs[hw] = self.model.count_macs(*hw)
             finally:
                 self._paused = False
-        assert total is not None
-        return total / (pairs * self._macs[hw])
+        return self._macs[hw]
 
     def remove(self) -> None:
         """Detach the hooks."""
@@ -100,10 +117,12 @@ def temporal_loss(
     labels: torch.Tensor,
     ignore_index: int,
     weight: float,
+    active: float = 0.0,
 ) -> tuple[torch.Tensor, float]:
     """Cross-entropy over both frames of ``clips`` ``(B, 2, C, H, W)`` (labels
     ``(B, 2, H, W)``), each frame alone, plus ``weight`` times the smooth change cost of
-    the second frame after the first. Returns ``(loss, cost)``."""
+    the second frame after the first, plus ``active`` times the frames' smooth cost
+    alone (:meth:`TemporalChange.active_per_mac`). Returns ``(loss, change cost)``."""
     import torch.nn.functional as F
 
     if clips.ndim != 5 or clips.shape[1] != 2:
@@ -111,4 +130,7 @@ def temporal_loss(
     y = model(clips.flatten(0, 1))
     ce = F.cross_entropy(y, labels.flatten(0, 1), ignore_index=ignore_index)
     cost = probe.synops_per_mac()
-    return ce + weight * cost, float(cost.detach())
+    loss = ce + weight * cost
+    if active:
+        loss = loss + active * probe.active_per_mac()
+    return loss, float(cost.detach())

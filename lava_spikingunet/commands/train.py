@@ -84,6 +84,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--temporal-vth counts between them, synops per ANN MAC; docs/ilif.md)",
     )  # fmt: skip
     p.add_argument(
+        "--temporal-active", type=float, default=0.0, metavar="W",
+        help="--temporal: loss += W * (the smooth count of un-rounded activations of at "
+        "least --temporal-vth counts: what a frame alone sends, synops per ANN MAC)",
+    )  # fmt: skip
+    p.add_argument(
         "--temporal-vth", type=float, default=0.125, metavar="COUNTS",
         help="--temporal: the change that costs a message (default 0.125 counts)",
     )  # fmt: skip
@@ -131,8 +136,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--stream-vth and --stream-penalty must be >= 0")
     if args.stream_vth and args.activation != "ilif":
         raise InputError("--stream-vth needs --activation ilif")
-    if not (args.temporal >= 0 and args.temporal_vth > 0):
-        raise InputError("--temporal must be >= 0 and --temporal-vth > 0")
+    if not (args.temporal >= 0 and args.temporal_active >= 0 and args.temporal_vth > 0):
+        raise InputError("--temporal and --temporal-active must be >= 0, --temporal-vth > 0")
+    if args.temporal_active and not args.temporal:
+        raise InputError("--temporal-active needs --temporal")
     if args.temporal and args.activation != "ilif":
         raise InputError("--temporal needs --activation ilif")
     if args.temporal and args.stream_vth:
@@ -179,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
         stream_penalty=args.stream_penalty,
         stream_warmup=args.stream_warmup,
         temporal=args.temporal,
+        temporal_active=args.temporal_active,
         temporal_vth=args.temporal_vth,
     )
     summary = train(

@@ -32,6 +32,7 @@ class TrainOptions:
     stream_penalty: float = 0.0  # weight of the stream's message cost (synops per MAC)
     stream_warmup: int = 0  # frames run before each clip without gradient (a deep state)
     temporal: float = 0.0  # I-LIF: weight of the frame-pair change cost (ann/temporal.py)
+    temporal_active: float = 0.0  # --temporal: weight of each frame's own smooth cost
     temporal_vth: float = 0.125  # counts: the change the temporal penalty counts as a message
 
     def to_dict(self) -> dict:

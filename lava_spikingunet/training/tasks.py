@@ -270,7 +270,9 @@ class CamSeqTask(Task):
     def temporal_loss(self, model, probe, batch, weight):
         from lava_spikingunet.ann.temporal import temporal_loss
 
-        return temporal_loss(model, probe, batch[0], batch[1], self._mod.VOID, weight)
+        return temporal_loss(
+            model, probe, batch[0], batch[1], self._mod.VOID, weight, self.options.temporal_active
+        )
 
     def evaluate(self, model, quick=False):
         limit = self.quick_limit if quick else None
