@@ -263,3 +263,23 @@ def test_fanin_below_the_limit_changes_nothing():
     n2 = next(lay for lay in m.layers if lay.name == "n2")
     assert n2.cores == plain
     assert latency(g, p, mapping=m) == latency(g, p)
+
+
+def test_profile_latency_counts_the_fanin_split_steps(tmp_path, quantized):
+    """``profile`` (the library call behind ``spikingunet profile``) adds the partial-sum
+    steps of the mapped form's fan-in splits to the pipeline depth, as ``deploy`` does."""
+    from lava_spikingunet.graph.timing import pipeline_depth
+    from lava_spikingunet.pipeline.profile import profile
+
+    text = (PROFILES_DIR / "loihi2.toml").read_text()
+    text = text.replace('"_paper_energy.toml"', "{ ac_pj = 0.9, mac_pj = 4.6 }")
+    text = text.replace("[core]\n", "[core]\nmax_fanin_axons = 16\n", 1)
+    (tmp_path / "small.toml").write_text(text)
+    small = load_profile(tmp_path / "small.toml")
+    frame = np.random.default_rng(0).random((1, 8, 8))
+    rep = profile(quantized, frame, small, "graded").report
+    extra = rep["mapping"]["graded"]["fanin_split"]["extra_steps"]
+    assert extra >= 1
+    assert rep["latency"]["pipeline_depth"] == pipeline_depth(quantized) + extra
+    plain = profile(quantized, frame, "loihi2", "graded").report
+    assert plain["latency"]["pipeline_depth"] == pipeline_depth(quantized)

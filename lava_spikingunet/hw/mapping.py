@@ -737,15 +737,18 @@ def latency(
     profile: HardwareProfile,
     timesteps: int | None = None,
     mapping: MappingResult | None = None,
+    extra_steps: int = 0,
 ) -> dict:
     """Steps per frame (pipeline depth + T) and time per frame at the profile's step time.
 
-    With ``mapping``, the pipeline depth includes the steps its fan-in splits add
-    (``extra_steps``: one per partial-sum hop on the longest path)."""
+    With ``mapping`` (or its ``extra_steps`` given directly), the pipeline depth includes
+    the steps its fan-in splits add (one per partial-sum hop on the longest path)."""
     from lava_spikingunet.graph.timing import pipeline_depth
 
     T = int(graph.meta.timesteps if timesteps is None else timesteps)
-    depth = pipeline_depth(graph) + (mapping.extra_steps if mapping is not None else 0)
+    if mapping is not None:
+        extra_steps = mapping.extra_steps
+    depth = pipeline_depth(graph) + int(extra_steps)
     steps = depth + T
     frame_us = steps * profile.timing.step_us
     return {

@@ -109,17 +109,24 @@ def profile(
         frame, plan = tile_frame(graph, frame, tile)
     rec, xp = record(graph, frame, delays, timesteps)
     res = count_synops(rec.graph, rec.counts, nonzero=nonzero, timesteps=rec.timesteps)
+    mappings = map_forms(rec.graph, prof, forms, weights)
+    # the fan-in splits' partial-sum steps (the slowest mapped form's, where several are)
+    split = max(
+        (m.get("fanin_split", {}).get("extra_steps", 0) for m in mappings.values()), default=0
+    )
     report = build_report(
         rec.graph,
         res,
         prof,
-        mapping=map_forms(rec.graph, prof, forms, weights),
-        latency=latency(rec.graph, prof, rec.timesteps),
+        mapping=mappings,
+        latency=latency(rec.graph, prof, rec.timesteps, extra_steps=split),
         source=rec.source,
         meta={**(meta or {}), "delays": delays},
     )
     if plan is not None:
         from lava_spikingunet.tiling import tiling_summary
 
-        report["tiling"] = tiling_summary(plan, latency(rec.graph, prof, rec.timesteps))
+        report["tiling"] = tiling_summary(
+            plan, latency(rec.graph, prof, rec.timesteps, extra_steps=split)
+        )
     return Profile(report, rec, xp, forms)
