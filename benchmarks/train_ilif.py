@@ -37,6 +37,16 @@ _SEG = dict(_ILIF, levels=15, sparsity=3e-3)
 _DEN = dict(_BLIND, **_ILIF, levels=255, init="checkpoints/denoise-grey-blind.pt")
 #: weight-aware fine-tuning of the D = 255 runs (docs/ilif.md)
 _WQ = dict(_DEN, steps=600, lr=1e-4, warmup=20, weight_quant="loihi2")
+_TEMPORAL = dict(
+    _ILIF,
+    levels=63,
+    steps=600,
+    batch=8,
+    patch=128,
+    warmup=20,
+    temporal_vth=0.125,
+    init="checkpoints/camseq01-ilif.pt",
+)
 
 #: name -> (task, TrainOptions fields). ``init`` is relative to the repository.
 #: The published blind runs were resumed with a changed step count on a busy machine
@@ -129,6 +139,26 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
             init="checkpoints/camseq01-ilif.pt",
         ),
     ),  # fmt: skip
+    # frame-pair change penalty (docs/ilif.md section 7; unpublished, measured by
+    # benchmarks/stream_training.py): each frame its own loss through the plain I-LIF
+    # forward, plus the smooth count of changes >= 0.125 counts between consecutive frames
+    # (and, with temporal_active, of each frame's own activations)
+    "camseq01-ilif-temporal1": (
+        "camseq01",
+        dict(_TEMPORAL, lr=1e-4, temporal=1.0),
+    ),
+    "camseq01-ilif-temporal10": (
+        "camseq01",
+        dict(_TEMPORAL, lr=2e-4, temporal=10.0),
+    ),
+    "camseq01-ilif-t3a3": (
+        "camseq01",
+        dict(_TEMPORAL, lr=2e-4, temporal=3.0, temporal_active=3.0),
+    ),
+    "camseq01-ilif-t1a1-long": (
+        "camseq01",
+        dict(_TEMPORAL, steps=1500, lr=2e-4, temporal=1.0, temporal_active=1.0),
+    ),
 }
 COMMON = dict(width=16, depth=3, seed=0, eval_every=250, checkpoint_every=250)
 #: The blind runs must exist before the denoisers' I-LIF runs start from them.

@@ -205,3 +205,29 @@ def test_warmup_frames_set_the_state_but_not_the_loss():
     assert cold.item() != pytest.approx(loss.item(), rel=1e-6)
     with pytest.raises(ValueError, match="warmup"):
         stream_loss(unet, stream, clips, labels, ignore_index=99, warmup=3)
+
+
+def test_cum_error_sends_a_lasting_change_below_vth_in_the_end():
+    """Without cum_error a change below vth is held back for ever; with it the unsent
+    change accumulates frame after frame and goes out, so a still input converges to the
+    frame's fine result and frames after the first cost something."""
+    unet, x = _net(6)
+    fine_stream = attach_delta(unet, 1e-9)
+    with torch.no_grad():
+        unet(x.flip(-1))
+        fine = unet(x)
+    fine_stream.remove()
+    gaps, later = {}, {}
+    for cum in (False, True):
+        stream = attach_delta(unet, 0.5, cum_error=cum)
+        costs = []
+        with torch.no_grad():
+            unet(x.flip(-1))
+            for _ in range(40):
+                y = unet(x)
+                costs.append(float(stream.synops_per_mac()))
+        stream.remove()
+        gaps[cum] = float((y - fine).abs().max())
+        later[cum] = sum(costs[1:])
+    assert later[False] == 0.0 and later[True] > 0.0
+    assert gaps[True] < 0.5 * gaps[False]

@@ -18,6 +18,11 @@ before), frame after frame, and counts the messages:
   weighs ``fan-out``; the gradient of the hard ``[|d| >= vth]`` is a sigmoid's around
   the threshold), the penalty that teaches the net changes worth sending.
 
+``cum_error = True`` emulates the stock ``SigmaDelta``'s ``cum_error`` mode instead:
+each neuron accumulates its unsent change every frame (``e += a_t - s_(t-1)``) and sends
+when ``|e| >= vth``, resetting ``e``; a small change that persists is sent after a few
+frames instead of never, which bounds the stream's lasting lag.
+
 ``static = True`` runs every forward as a frame alone from the reset state (``s = a``
 where ``a >= vth``, else 0: the form's per-frame static result at the same ``vth``), for
 evaluation on unrelated images.
@@ -38,11 +43,14 @@ SURROGATE_WIDTH = 0.25
 class DeltaStream:
     """The send-on-change state of every activation point of one U-Net (see module doc).
 
-    ``vth``: the delta threshold in I-LIF counts (one value, or one per point name).
-    Call :meth:`reset` before a new stream; each forward is the stream's next frame.
+    ``vth``: the delta threshold in I-LIF counts (one value, or one per point name);
+    ``cum_error``: the ``SigmaDelta`` ``cum_error`` mode (module doc). Call :meth:`reset`
+    before a new stream; each forward is the stream's next frame.
     """
 
-    def __init__(self, model: nn.Module, vth: float | dict[str, float]) -> None:
+    def __init__(
+        self, model: nn.Module, vth: float | dict[str, float], cum_error: bool = False
+    ) -> None:
         self.points = ilif_points(model)
         if not self.points:
             raise ValueError("stream-aware training needs an I-LIF U-Net (activation 'ilif')")
@@ -52,6 +60,8 @@ class DeltaStream:
             raise ValueError(f"vth must be > 0 counts, got {vth}")
         self.fan = fanouts(model)
         self.static = False
+        self.cum_error = bool(cum_error)
+        self.error: dict[str, torch.Tensor] = {}
         self.sent: dict[str, torch.Tensor | None] = dict.fromkeys(self.points)
         self.cost: dict[str, torch.Tensor] = {}
         self._macs: dict[tuple[int, int], int] = {}
@@ -69,8 +79,14 @@ class DeltaStream:
             prev = None if self.static else self.sent[name]
             if prev is None or prev.shape != a.shape:
                 prev = torch.zeros_like(a)
-            x = (a - prev).abs() / self.vth[name]
+            d = a - prev
+            if self.cum_error and not self.static:
+                err = self.error.get(name)
+                d = d + (err if err is not None and err.shape == d.shape else 0)
+            x = d.abs() / self.vth[name]
             hard = x >= 1
+            if self.cum_error and not self.static:
+                self.error[name] = torch.where(hard, torch.zeros_like(d), d).detach()
             s = torch.where(hard, a, prev)
             soft = torch.sigmoid((x - 1) / SURROGATE_WIDTH)
             sent = hard.to(a.dtype) + soft - soft.detach()
@@ -83,6 +99,7 @@ class DeltaStream:
     def reset(self) -> None:
         """Start a new stream: nothing sent yet (the form's reset state)."""
         self.sent = dict.fromkeys(self.points)
+        self.error = {}
         self.cost = {}
 
     def synops_per_mac(self) -> torch.Tensor:
@@ -108,9 +125,11 @@ class DeltaStream:
         self._handles = []
 
 
-def attach_delta(model: nn.Module, vth: float | dict[str, float]) -> DeltaStream:
+def attach_delta(
+    model: nn.Module, vth: float | dict[str, float], cum_error: bool = False
+) -> DeltaStream:
     """Put the ``sdnn`` stream's send-on-change (``vth`` counts) at every I-LIF point."""
-    return DeltaStream(model, vth)
+    return DeltaStream(model, vth, cum_error)
 
 
 def stream_loss(
