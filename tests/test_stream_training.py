@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _video_cases import ILIF_ARGS, small_ilif_net, tiny_camseq_train_args
 
 from lava_spikingunet.ann.delta import attach_delta, stream_loss
-from lava_spikingunet.ann.ilif import calibrate_thetas, fanouts, ilif_points
+from lava_spikingunet.ann.ilif import fanouts, ilif_points
 from lava_spikingunet.ann.unet import UNet, UNetConfig
 
-
-def _net(seed: int = 0):
-    torch.manual_seed(seed)
-    unet = UNet(UNetConfig(3, 4, 4, 2, activation="ilif", levels=15))
-    x = torch.rand(2, 3, 16, 16)
-    calibrate_thetas(unet, [x], percentile=99.0)
-    unet.eval()
-    return unet, x
+_net = small_ilif_net
 
 
 def _inputs(unet, x):
@@ -169,12 +163,7 @@ def test_clips_are_consecutive_frames_of_one_window(syn):
 def test_cli_stream_training_runs_and_refuses_what_it_cannot_do(tmp_path, syn, capsys):
     from lava_spikingunet.cli import main
 
-    base = [
-        "train", "camseq01", "--width", "4", "--depth", "2", "--steps", "2", "--batch",
-        "2", "--patch", "16", "--warmup", "1", "--eval-every", "2", "--threads", "1",
-        "--no-progress", "--data-root", str(syn),
-    ]  # fmt: skip
-    ilif = ["--activation", "ilif", "--levels", "15"]
+    base, ilif = tiny_camseq_train_args(syn), ILIF_ARGS
     stream = ["--stream-vth", "1", "--stream-frames", "3", "--stream-penalty", "1"]
     assert main([*base, *ilif, *stream, "--out", str(tmp_path / "ok")]) == 0
     out = capsys.readouterr().out
