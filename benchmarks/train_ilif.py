@@ -155,6 +155,10 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
         "camseq01",
         dict(_TEMPORAL, lr=2e-4, temporal=3.0, temporal_active=3.0),
     ),
+    "camseq01-ilif-t2a1-long": (
+        "camseq01",
+        dict(_TEMPORAL, steps=1800, lr=2e-4, temporal=2.0, temporal_active=1.0),
+    ),
 }
 COMMON = dict(width=16, depth=3, seed=0, eval_every=250, checkpoint_every=250)
 #: The blind runs must exist before the denoisers' I-LIF runs start from them.

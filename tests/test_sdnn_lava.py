@@ -199,3 +199,24 @@ def test_lava_matches_the_reference_from_the_resting_state(delays, no_leftover_p
     for n in g.neurons():
         np.testing.assert_array_equal(res.messages[n], ref.messages[n][:, 0], err_msg=n)
     assert ref.rest_synops > 0  # the biases acted during the rest
+
+
+@pytest.mark.parametrize("delays", ["native", "balanced"])
+def test_lava_matches_the_reference_in_cum_error_mode(delays, no_leftover_processes):
+    """SigmaDelta's cum_error mode (the unsent changes accumulate into an error that sends
+    once it reaches vth): a 4-frame stream at 2 steps per frame from the resting state,
+    every step compared; the mode changes what is sent, and at vth 0 it changes nothing."""
+    _, g, _, cur = random_sdnn(6, 2, 3, (2, 2), vth=3, frames=4, delays=delays)
+    ref = simulate_sdnn(g, cur, 2, record=True, rest=True, cum_error=True)
+    res = run_sdnn(g, cur, 2, rest=True, cum_error=True)
+    np.testing.assert_array_equal(res.readout_steps, ref.readout_steps[:, 0])
+    for n in g.neurons():
+        np.testing.assert_array_equal(res.messages[n], ref.messages[n][:, 0], err_msg=n)
+    plain = simulate_sdnn(g, cur, 2, record=True, rest=True)
+    assert any(not np.array_equal(plain.messages[n], ref.messages[n]) for n in g.neurons()), (
+        "cum_error sent exactly what the plain mode sent"
+    )
+    zero = dict.fromkeys(g.neurons(), 0)
+    a = simulate_sdnn(g, cur, 2, vth=zero, record=True, rest=True, cum_error=True)
+    b = simulate_sdnn(g, cur, 2, vth=zero, record=True, rest=True)
+    np.testing.assert_array_equal(a.readout_steps, b.readout_steps)

@@ -20,6 +20,14 @@ residue = delta - s ;  act_prev = act
 msg(t) = s >> st                                (floor: the low st bits of s are lost)
 ```
 
+With ``cum_error`` (the stock ``SigmaDelta``'s mode, neurons only) the test is on an
+error that accumulates every step's delta and is cleared where a message goes out:
+
+```
+error = error + delta
+s     = delta where |error| >= vth << st, else 0 ;   error = 0 where s != 0
+```
+
 The input node sends, at the first step of frame ``f``, ``I0_f - I0_{f-1}`` (the change
 of the host-computed input current) and zeros otherwise; the first neuron layer receives
 it in the same step (delay 0). Synaptic edges have delay ``d >= 1`` (Lava's synapses send
@@ -298,6 +306,7 @@ def simulate_sdnn(
     count_synops: bool = True,
     latency: int | None = None,
     rest: bool = False,
+    cum_error: bool = False,
 ) -> SDNNResult:
     """Run an ``sdnn`` graph on the input currents ``current``.
 
@@ -309,7 +318,8 @@ def simulate_sdnn(
     first settles for ``meta.extra["sdnn"]["steps"]`` steps without input (a blank frame:
     only the biases act), and the frames start from that resting state instead of from
     reset (docs/semantics.md section 6, "Resting state"); step and frame numbers above
-    count from the end of the rest. With balanced delays
+    count from the end of the rest. ``cum_error``: every neuron in the stock
+    ``SigmaDelta``'s ``cum_error`` mode (module docstring). With balanced delays
     and ``latency = steps - 1``, frames held fewer steps than ``steps`` stream as a
     pipeline (every layer one frame behind the layer before it).
     """
@@ -350,7 +360,7 @@ def simulate_sdnn(
     for n in order:
         shape = (batch, *graph.node(n).shape)
         z = np.zeros(shape, np.int64)
-        state[n] = {"sigma": z.copy(), "act": z.copy(), "res": z.copy()}
+        state[n] = {"sigma": z.copy(), "act": z.copy(), "res": z.copy(), "err": z.copy()}
     bias = {n: params[n].bias.reshape(1, -1, 1, 1).astype(np.int64) for n in order}
     # message history: last max_d steps per neuron (None = all zero)
     hist: dict[str, list[np.ndarray | None]] = {n: [None] * max_d for n in order}
@@ -367,9 +377,16 @@ def simulate_sdnn(
         for n in order:
             st = state[n]
             p = params[n]
-            if t and _idle(n, t, static, sched, ins[n], ops, hist):
+            accumulate = cum_error and p.relu
+            if (
+                t
+                and _idle(n, t, static, sched, ins[n], ops, hist)
+                and not (accumulate and st["res"].any())
+            ):
                 # no input: sigma and act are unchanged and the residue is below vth
-                # (or 0), so nothing is sent and nothing changes (section 6)
+                # (or 0), so nothing is sent and nothing changes (section 6); with
+                # cum_error a residue keeps adding to the error, so only a node without
+                # one is idle
                 if n == ro_name:
                     if record:
                         ro_steps.append(st["act"].copy())
@@ -398,7 +415,13 @@ def simulate_sdnn(
                 act = np.maximum(act, 0)
             delta = act - st["act"] + st["res"]
             _check_int32(delta, f"{n}: delta")
-            s_out = np.where(np.abs(delta) >= (p.vth << p.state_exp), delta, 0)
+            if accumulate:
+                st["err"] += delta
+                _check_int32(st["err"], f"{n}: error")
+                s_out = np.where(np.abs(st["err"]) >= (p.vth << p.state_exp), delta, 0)
+                st["err"] *= s_out == 0
+            else:
+                s_out = np.where(np.abs(delta) >= (p.vth << p.state_exp), delta, 0)
             st["res"] = delta - s_out
             st["act"] = act
             msg = np.right_shift(s_out, p.state_exp)

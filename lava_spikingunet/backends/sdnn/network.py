@@ -229,12 +229,14 @@ def build_sdnn(
     vth: int | dict[str, int] | None = None,
     record: bool = True,
     rest: bool = False,
+    cum_error: bool = False,
 ) -> SDNNLavaNet:
     """The Lava network of ``graph`` fed with ``current`` (``(C, H, W)``, ``(1, C, H, W)``
     or ``(F, 1, C, H, W)`` int: F frames of one stream, each held ``hold`` steps).
     ``rest``: the source sends nothing for the settle steps first, so the frames start
     from the resting state (as :func:`~lava_spikingunet.reference.sigma_delta.simulate_sdnn`
-    with ``rest``)."""
+    with ``rest``). ``cum_error``: the neurons' ``SigmaDelta`` ``cum_error`` mode (the
+    readout keeps it off)."""
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.sdn.process import ActivationMode, SigmaDelta
@@ -278,6 +280,7 @@ def build_sdnn(
             act_mode=ActivationMode.RELU if p.relu else ActivationMode.UNIT,
             state_exp=int(p.state_exp),
             spike_exp=0,
+            cum_error=bool(cum_error and p.relu),
             name=n,
         )
 
@@ -351,6 +354,7 @@ def run_sdnn(
     timeout: float = 60.0,
     run_cfg: Any = None,
     rest: bool = False,
+    cum_error: bool = False,
 ) -> SDNNLavaResult:
     """Build, run ``F * hold`` steps (after the rest, with ``rest``) and read every sink
     once; always stops Lava.
@@ -360,7 +364,7 @@ def run_sdnn(
 
     from lava_spikingunet.backends.lava.runner import lava_session
 
-    net = build_sdnn(graph, current, hold, vth=vth, record=record, rest=rest)
+    net = build_sdnn(graph, current, hold, vth=vth, record=record, rest=rest, cum_error=cum_error)
     hold = int(hold if hold is not None else graph.meta.extra["sdnn"]["steps"])
     ro = net.sinks[graph.readout_name]
     with lava_session(ro, timeout=timeout):
