@@ -86,3 +86,36 @@ def test_verify_form_sdnn_is_identical(tmp_path, capsys, no_leftover_processes):
     assert rc == 0 and "sdnn form: IDENTICAL" in capsys.readouterr().out
     rep = json.loads((tmp_path / "v.json").read_text())
     assert rep["mismatches"] == 0 and rep["messages"] > 0
+
+
+def test_simulate_stream_takes_vth_in_counts_and_cum_error(tmp_path, capsys):
+    """An I-LIF model streams with its threshold in I-LIF counts (the same per-neuron
+    message units as vth_from_counts) and in SigmaDelta's cum_error mode; a float-unit
+    model refuses counts, and two thresholds at once are refused."""
+    from lava_spikingunet.backends.sdnn.stages import load_sdnn_model
+    from lava_spikingunet.reference.input_current import input_current
+    from lava_spikingunet.reference.sigma_delta import simulate_sdnn, vth_from_counts
+
+    model, _ = _ilif_model(tmp_path)
+    rng = np.random.default_rng(2)
+    frames = rng.uniform(0, 1, (4, 1, 8, 8))
+    np.save(tmp_path / "f.npy", frames)
+    args = ["simulate", str(model), "--image", str(tmp_path / "f.npy"), "--stream",
+            "--hold", "2", "--vth-counts", "0.5"]  # fmt: skip
+    out = tmp_path / "c.json"
+    assert cli.main([*args, "--cum-error", "--out", str(out)]) == 0
+    assert "vth 0.5 counts, cum_error" in capsys.readouterr().out
+    info = json.loads(out.read_text())["info"]
+    assert info["vth_counts"] == 0.5 and info["cum_error"] is True
+    g = load_sdnn_model(model)
+    cur = np.stack([input_current(g, f[None]) for f in frames])
+    ref = simulate_sdnn(g, cur, 2, vth=vth_from_counts(g, 0.5), rest=True, cum_error=True)
+    assert info["synops_per_frame"] == [int(s) for s in ref.synops.reshape(-1, 2).sum(1)]
+    assert cli.main([*args, "--vth", "0.1"]) != 0
+    assert "--vth or --vth-counts" in capsys.readouterr().err
+    torch.manual_seed(0)
+    unet = UNet(UNetConfig(1, 2, 3, 1)).eval()
+    q = quantize_graph(unet_to_graph(unet, 8, 8), "loihi2", calib=torch.rand(1, 1, 8, 8))
+    mt = save_graph(tmp_path / "mt.pt", q)
+    assert cli.main([*args[:1], str(mt), *args[2:]]) != 0
+    assert "I-LIF" in capsys.readouterr().err

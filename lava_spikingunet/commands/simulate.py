@@ -64,7 +64,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "through the sigma-delta (sdnn) form, only changes travel (docs/semantics.md section 6)",
     )  # fmt: skip
     p.add_argument("--hold", type=positive_int, default=None, help="--stream: steps per frame")
-    p.add_argument("--vth", type=float, default=0.0, help="--stream: delta threshold (float)")
+    p.add_argument(
+        "--vth", type=float, default=0.0,
+        help="--stream: delta threshold in float units of the normalized activation",
+    )  # fmt: skip
+    p.add_argument(
+        "--vth-counts", type=float, default=None, metavar="COUNTS",
+        help="--stream, I-LIF models: delta threshold in I-LIF counts instead (e.g. 0.125)",
+    )  # fmt: skip
+    p.add_argument(
+        "--cum-error", action="store_true",
+        help="--stream: neurons in SigmaDelta's cum_error mode (unsent changes accumulate "
+        "into an error that sends once it reaches vth; docs/semantics.md section 6)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
