@@ -120,6 +120,19 @@ def pad_hold(cur: np.ndarray, hold: int, latency: int) -> np.ndarray:
     return np.concatenate([cur, np.repeat(cur[-1:], extra, axis=0)]) if extra else cur
 
 
+def read_layer_vth(path: str, graph) -> dict[str, float]:
+    """Per-layer thresholds (counts) from a JSON file: ``{"layer": counts, ...}`` or a
+    ``benchmarks/stream_vth_search.py`` result (its ``layer_vth``)."""
+    data = json.loads(Path(path).read_text())
+    table = data.get("layer_vth", data) if isinstance(data, dict) else None
+    if not isinstance(table, dict) or not table:
+        raise SystemExit(f"{path}: expected a {{layer: vth}} table or a search result")
+    unknown = sorted(set(table) - set(graph.neurons()))
+    if unknown:
+        raise SystemExit(f"{path}: no such layers in the network: {', '.join(unknown)}")
+    return {str(k): float(v) for k, v in table.items()}
+
+
 def lava_check(
     graph, x: np.ndarray, vth, crop: int, frames: int, hold: int, latency: int, cum_error=False
 ):
@@ -216,8 +229,14 @@ def run(args) -> dict:
         "seconds": round(time.monotonic() - t0, 1),
     }
     log(f"static: mIoU {out['static']['miou']:.4f} ({out['static']['seconds']} s)")
+    layer_vth = read_layer_vth(args.layer_vth, g) if args.layer_vth else {}
+    if layer_vth:
+        out["meta"]["layer_vth"] = layer_vth
+        out["meta"]["layer_vth_file"] = str(args.layer_vth)
     for vth_f in args.vth:
         vth = to_vth(g, vth_f)
+        for name, counts in layer_vth.items():  # per-layer thresholds override the row's
+            vth[name] = to_vth(g, counts)[name]
         t0 = time.monotonic()
         ce = bool(args.cum_error)
         stream = simulate_sdnn(g, cur, hold, vth=vth, latency=latency, rest=True, cum_error=ce)
@@ -294,6 +313,7 @@ def markdown(result: dict) -> str:
         + (f" --crop {m['crop'][0]} {m['crop'][1]}" if m.get("crop") else " --crop 0 0")
         + (f" --extra-fine-bits {m['extra_fine_bits']}" if m.get("extra_fine_bits") else "")
         + (" --cum-error" if m.get("cum_error") else "")
+        + (f" --layer-vth {m['layer_vth_file']}" if m.get("layer_vth_file") else "")
         + (
             f" --checkpoint {m['checkpoint']}"
             if m.get("source") == "ilif"
@@ -328,6 +348,13 @@ def markdown(result: dict) -> str:
             " (neurons in SigmaDelta's cum_error mode: unsent changes accumulate into an "
             "error that sends once it reaches vth)"
             if m.get("cum_error")
+            else ""
+        )
+        + (
+            "; per-layer thresholds from "
+            f"{m['layer_vth_file']} override the row's vth at "
+            + ", ".join(f"{k} {v:g}" for k, v in m["layer_vth"].items())
+            if m.get("layer_vth")
             else ""
         )
         + "; per-frame static = each frame alone from the "
@@ -458,6 +485,11 @@ def main(argv: list[str] | None = None) -> int:
         "--cum-error", action="store_true",
         help="the stream's neurons in SigmaDelta's cum_error mode (unsent changes accumulate "
         "into an error that sends once it reaches vth; docs/semantics.md section 6)",
+    )  # fmt: skip
+    p.add_argument(
+        "--layer-vth", default=None, metavar="JSON",
+        help="per-layer thresholds in counts overriding each row's vth, a {layer: vth} "
+        "file or a benchmarks/stream_vth_search.py result",
     )  # fmt: skip
     p.add_argument("--lava-frames", type=int, default=4)
     p.add_argument("--lava-crop", type=int, default=16)
