@@ -159,6 +159,18 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
         "camseq01",
         dict(_TEMPORAL, steps=1800, lr=2e-4, temporal=2.0, temporal_active=1.0),
     ),
+    # a second round from the published first one, with the penalties doubled
+    "camseq01-ilif-t4a2-long": (
+        "camseq01",
+        dict(
+            _TEMPORAL,
+            steps=1800,
+            lr=1.5e-4,
+            temporal=4.0,
+            temporal_active=2.0,
+            init="checkpoints/camseq01-ilif-t2a1-long.pt",
+        ),
+    ),
 }
 COMMON = dict(width=16, depth=3, seed=0, eval_every=250, checkpoint_every=250)
 #: The blind runs must exist before the denoisers' I-LIF runs start from them.
