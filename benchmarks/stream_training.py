@@ -74,6 +74,14 @@ def evaluate(
     return out
 
 
+def write_json_and_markdown(stem: Path, result: dict, text: str) -> None:
+    """``stem.json`` and ``stem.md`` (atomic, replacing the last run's), and print the
+    table."""
+    write_text_atomic(stem.with_suffix(".json"), json.dumps(result, indent=1) + "\n", True)
+    write_text_atomic(stem.with_suffix(".md"), text, True)
+    print(text)
+
+
 def markdown(result: dict) -> str:
     m = result["meta"]
     lines = [
@@ -168,10 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             evaluate(c, xt, labels, args.vth, args.cum_error) for c in args.checkpoints
         ],
     }
-    stem = args.out_dir / args.out_name
-    write_text_atomic(stem.with_suffix(".json"), json.dumps(result, indent=1) + "\n", True)
-    write_text_atomic(stem.with_suffix(".md"), markdown(result), True)
-    print(markdown(result))
+    write_json_and_markdown(args.out_dir / args.out_name, result, markdown(result))
     return 0
 
 

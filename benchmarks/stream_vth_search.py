@@ -16,7 +16,6 @@ emulation (:class:`lava_spikingunet.ann.delta.DeltaStream`); ``benchmarks/stream
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import numpy as np
 import torch
 
 from benchmarks.stream import load_frames, miou
-from lava_spikingunet.fileio import write_text_atomic
+from benchmarks.stream_training import write_json_and_markdown
 
 
 def stream_run(net, x: torch.Tensor, labels: np.ndarray, vth, cum_error: bool):
@@ -175,10 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 2 <= args.tune_frames <= args.frames:
         p.error("--tune-frames must be in 2..--frames")
     result = search(args)
-    stem = args.out_dir / args.out_name
-    write_text_atomic(stem.with_suffix(".json"), json.dumps(result, indent=1) + "\n", True)
-    write_text_atomic(stem.with_suffix(".md"), markdown(result), True)
-    print(markdown(result))
+    write_json_and_markdown(args.out_dir / args.out_name, result, markdown(result))
     return 0
 
 
