@@ -48,18 +48,17 @@ def stream_run(net, x: torch.Tensor, labels: np.ndarray, vth, cum_error: bool):
     return miou(np.concatenate(preds), labels), sum(per.values()), per
 
 
-def static_fine(net, x: torch.Tensor, labels: np.ndarray) -> float:
-    """mIoU of each frame alone with every change sent (the form's static result)."""
+def static_predictions(net, x: torch.Tensor) -> np.ndarray:
+    """Class maps of each frame alone with every change sent (the form's static result)."""
     from lava_spikingunet.ann.delta import attach_delta
 
     st = attach_delta(net, 1e-6)
     st.static = True
     try:
         with torch.no_grad():
-            pred = np.concatenate([net(f[None]).argmax(1).numpy() for f in x])
+            return np.concatenate([net(f[None]).argmax(1).numpy() for f in x])
     finally:
         st.remove()
-    return miou(pred, labels)
 
 
 def search(args) -> dict:
@@ -72,10 +71,12 @@ def search(args) -> dict:
     net, _ = load_unet(args.checkpoint)
     net.eval()
     tx, tl = x[: args.tune_frames], labels[: args.tune_frames]
-    target = static_fine(net, tx, tl) - args.budget
+    static = static_predictions(net, x)
+    target = miou(static[: args.tune_frames], tl) - args.budget
     vth = dict.fromkeys(ilif_points(net), float(args.base))
     t0 = time.monotonic()
     m0, c0, per = stream_run(net, tx, tl, vth, args.cum_error)
+    tune = (m0, c0)  # the tune frames' stream at the thresholds chosen so far
     steps = [{"layer": None, "vth": args.base, "miou": m0, "synops_per_mac": c0, "kept": True}]
     print(f"base {args.base}: tune mIoU {m0:.4f} (target {target:.4f}), {c0:.4f}", flush=True)
     for layer in sorted(per, key=lambda k: -per[k]):
@@ -90,10 +91,9 @@ def search(args) -> dict:
             )
             print(f"{layer} @ {cand}: {m:.4f} {c:.4f} {'kept' if kept else ''}", flush=True)
             if kept:
-                vth = trial
+                vth, tune = trial, (m, c)
                 break
-    tune = stream_run(net, tx, tl, vth, args.cum_error)
-    full_static = static_fine(net, x, labels)
+    full_static = miou(static, labels)
     full = stream_run(net, x, labels, vth, args.cum_error)
     uniform = stream_run(net, x, labels, float(args.base), args.cum_error)
     return {

@@ -58,27 +58,24 @@ class TemporalChange:
     def synops_per_mac(self) -> torch.Tensor:
         """Smooth message cost of frame ``t`` after frame ``t - 1`` per ANN MAC
         (differentiable), averaged over the pairs of the last forward."""
-        total = None
         pairs, hw = self._pairs()
+        changes = {}
         for name, a in self.acts.items():
             a = a.reshape(pairs, 2, *a.shape[1:])
-            d = (a[:, 1] - a[:, 0]).abs()
-            term = self.fan[name] * (d / (d + self.vth)).sum()
-            total = term if total is None else total + term
-        assert total is not None
-        return total / (pairs * self._macs_of(hw))
+            changes[name] = (a[:, 1] - a[:, 0]).abs()
+        return self._smooth_cost(changes) / (pairs * self._macs_of(hw))
 
     def active_per_mac(self) -> torch.Tensor:
         """Smooth cost of a frame sent alone (``g`` of every un-rounded activation, so
         ``[a >= vth]`` in the limit: what a frame from rest sends) per ANN MAC
         (differentiable), averaged over the frames of the last forward."""
-        total = None
         pairs, hw = self._pairs()
-        for name, a in self.acts.items():
-            term = self.fan[name] * (a / (a + self.vth)).sum()
-            total = term if total is None else total + term
-        assert total is not None
-        return total / (2 * pairs * self._macs_of(hw))
+        return self._smooth_cost(self.acts) / (2 * pairs * self._macs_of(hw))
+
+    def _smooth_cost(self, values: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``sum_points fanout * sum g(values)`` with ``g(v) = v / (v + vth)``."""
+        terms = [self.fan[n] * (v / (v + self.vth)).sum() for n, v in values.items()]
+        return torch.stack(terms).sum()
 
     def _pairs(self) -> tuple[int, tuple[int, int]]:
         if len(self.acts) != len(self.points):

@@ -43,15 +43,6 @@ def load_frames(path: str | Path, channels: int) -> np.ndarray:
     return frames
 
 
-def load_sdnn_model(path: str | Path, vth: float = 0.0):
-    """An ``sdnn`` graph from an sdnn netx file, an ``sdnn`` graph, or any quantized model
-    (converted; :func:`~lava_spikingunet.backends.sdnn.stages.load_sdnn_model`)."""
-    from lava_spikingunet.backends.sdnn.stages import load_sdnn_model as load
-
-    del vth  # the stream's vth is applied per run (stream_frames)
-    return load(path)
-
-
 def stream_frames(
     graph,
     frames: np.ndarray,
@@ -115,6 +106,7 @@ def run_stream(args: argparse.Namespace) -> int:
     if args.out:
         check_writable(args.out, args.overwrite, suffixes=(".json", ".npz"))
     from lava_spikingunet.backends.sdnn.convert import is_ilif_graph
+    from lava_spikingunet.backends.sdnn.stages import load_sdnn_model
     from lava_spikingunet.errors import UserError
 
     counts = getattr(args, "vth_counts", None)
@@ -122,7 +114,7 @@ def run_stream(args: argparse.Namespace) -> int:
         raise UserError("give the stream's threshold once: --vth or --vth-counts")
     if not (args.vth >= 0 and (counts is None or counts >= 0)):
         raise UserError("--vth and --vth-counts must be >= 0")
-    graph = load_sdnn_model(args.model, args.vth)
+    graph = load_sdnn_model(args.model)
     if counts is not None and not is_ilif_graph(graph):
         raise UserError(
             f"{args.model}: --vth-counts needs a model converted from an I-LIF U-Net "
