@@ -171,6 +171,17 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
             init="checkpoints/camseq01-ilif-t2a1-long.pt",
         ),
     ),
+    "camseq01-ilif-t8a4-long": (
+        "camseq01",
+        dict(
+            _TEMPORAL,
+            steps=1800,
+            lr=1.5e-4,
+            temporal=8.0,
+            temporal_active=4.0,
+            init="checkpoints/camseq01-ilif-t4a2-long.pt",
+        ),
+    ),
 }
 COMMON = dict(width=16, depth=3, seed=0, eval_every=250, checkpoint_every=250)
 #: The blind runs must exist before the denoisers' I-LIF runs start from them.

@@ -1,6 +1,6 @@
-"""Shared by the video-training tests (tests/test_stream_training.py,
-tests/test_temporal_penalty.py): a small calibrated I-LIF U-Net and the train CLI's
-arguments for a tiny CamSeq01 run on synthetic data."""
+"""Shared by the video tests (tests/test_stream_training.py, tests/test_temporal_penalty.py,
+tests/test_stream_vth_search.py, tests/test_stream_benchmark.py): small calibrated I-LIF
+U-Nets and the train CLI's arguments for a tiny CamSeq01 run on synthetic data."""
 
 from __future__ import annotations
 
@@ -21,6 +21,17 @@ def small_ilif_net(seed: int = 0):
     calibrate_thetas(unet, [x], percentile=99.0)
     unet.eval()
     return unet, x
+
+
+def small_ilif_checkpoint(path):
+    """A depth-2 width-4 I-LIF CamSeq01 U-Net (12 outputs) saved at ``path``."""
+    from lava_spikingunet.checkpoints import save_checkpoint
+
+    torch.manual_seed(0)
+    unet = UNet(UNetConfig(3, 12, 4, 2, activation="ilif", levels=15))
+    calibrate_thetas(unet, [torch.rand(2, 3, 16, 16)], percentile=99.0)
+    payload = {"config": unet.config.to_dict(), "state_dict": unet.state_dict(), "task": "camseq01"}
+    return save_checkpoint(path, payload, overwrite=False)
 
 
 def tiny_camseq_train_args(data_root) -> list[str]:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
-
-from lava_spikingunet.checkpoints import save_checkpoint
+from _video_cases import small_ilif_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -17,22 +15,11 @@ def syn(tmp_path_factory):
     return make_synthetic_datasets(tmp_path_factory.mktemp("data"))
 
 
-def _ckpt(tmp_path):
-    torch.manual_seed(0)
-    from lava_spikingunet.ann.ilif import calibrate_thetas
-    from lava_spikingunet.ann.unet import UNet, UNetConfig
-
-    unet = UNet(UNetConfig(3, 12, 4, 2, activation="ilif", levels=15))
-    calibrate_thetas(unet, [torch.rand(2, 3, 16, 16)], percentile=99.0)
-    payload = {"config": unet.config.to_dict(), "state_dict": unet.state_dict(), "task": "camseq01"}
-    return save_checkpoint(tmp_path / "n.pt", payload, overwrite=False)
-
-
 @pytest.mark.parametrize("budget", [10.0, -10.0])
 def test_search_takes_the_largest_threshold_within_budget_and_none_beyond(tmp_path, syn, budget):
     from benchmarks.stream_vth_search import main
 
-    ck = _ckpt(tmp_path)
+    ck = small_ilif_checkpoint(tmp_path / "n.pt")
     out = tmp_path / "out"
     out.mkdir()
     args = [str(ck), "--frames", "4", "--tune-frames", "3", "--crop", "16", "16",

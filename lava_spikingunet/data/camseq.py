@@ -50,6 +50,12 @@ class CamSeqSplit(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.from_numpy(to_float(self.images[i])), torch.from_numpy(self.labels[i])
 
+    @staticmethod
+    def test_start(data_root: str | Path | None, num_test: int = NUM_TEST) -> int:
+        """Index in the whole sequence of the test split's first frame (its last ``num_test``)."""
+        base = resolve_data_root(data_root) / "segmentation" / "camseq01"
+        return len(list_files(base / "images", (".png",), LAYOUT)) - num_test
+
     @classmethod
     def load(
         cls, data_root: str | Path | None, split: str, num_test: int = NUM_TEST
