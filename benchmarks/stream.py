@@ -128,17 +128,21 @@ def pad_hold(cur: np.ndarray, hold: int, latency: int) -> np.ndarray:
     return np.concatenate([cur, np.repeat(cur[-1:], extra, axis=0)]) if extra else cur
 
 
-def read_layer_vth(path: str, graph) -> dict[str, float]:
-    """Per-layer thresholds (counts) from a JSON file: ``{"layer": counts, ...}`` or a
-    ``benchmarks/stream_vth_search.py`` result (its ``layer_vth``)."""
+def read_layer_vth(path: str, graph) -> tuple[dict[str, float], float]:
+    """``(per-layer thresholds in counts, their base)`` from a JSON file: ``{"layer": counts,
+    ...}`` (base 1) or a ``benchmarks/stream_vth_search.py`` result (its ``layer_vth`` and
+    the ``--base`` it searched from). A row at ``vth`` scales the map by ``vth / base``."""
     data = json.loads(Path(path).read_text())
+    base = 1.0
+    if isinstance(data, dict) and "layer_vth" in data:
+        base = float((data.get("meta") or {}).get("base", 1.0))
     table = data.get("layer_vth", data) if isinstance(data, dict) else None
     if not isinstance(table, dict) or not table:
         raise SystemExit(f"{path}: expected a {{layer: vth}} table or a search result")
     unknown = sorted(set(table) - set(graph.neurons()))
     if unknown:
         raise SystemExit(f"{path}: no such layers in the network: {', '.join(unknown)}")
-    return {str(k): float(v) for k, v in table.items()}
+    return {str(k): float(v) for k, v in table.items()}, base
 
 
 def lava_check(
@@ -237,14 +241,15 @@ def run(args) -> dict:
         "seconds": round(time.monotonic() - t0, 1),
     }
     log(f"static: mIoU {out['static']['miou']:.4f} ({out['static']['seconds']} s)")
-    layer_vth = read_layer_vth(args.layer_vth, g) if args.layer_vth else {}
+    layer_vth, layer_base = read_layer_vth(args.layer_vth, g) if args.layer_vth else ({}, 1.0)
     if layer_vth:
         out["meta"]["layer_vth"] = layer_vth
+        out["meta"]["layer_vth_base"] = layer_base
         out["meta"]["layer_vth_file"] = str(args.layer_vth)
     for vth_f in args.vth:
         vth = to_vth(g, vth_f)
-        for name, counts in layer_vth.items():  # per-layer thresholds override the row's
-            vth[name] = to_vth(g, counts)[name]
+        for name, counts in layer_vth.items():  # the map, scaled to the row, overrides it
+            vth[name] = to_vth(g, counts * vth_f / layer_base)[name]
         t0 = time.monotonic()
         ce = bool(args.cum_error)
         stream = simulate_sdnn(g, cur, hold, vth=vth, latency=latency, rest=True, cum_error=ce)
@@ -368,7 +373,14 @@ def markdown(result: dict) -> str:
         )
         + (
             "; per-layer thresholds from "
-            f"{m['layer_vth_file']} override the row's vth at "
+            f"{m['layer_vth_file']} override the row's vth"
+            + (
+                f" (as found at vth {m['layer_vth_base']:g}; a row at vth v scales them by "
+                f"v / {m['layer_vth_base']:g})"
+                if "layer_vth_base" in m
+                else ""
+            )
+            + " at "
             + ", ".join(f"{k} {v:g}" for k, v in m["layer_vth"].items())
             if m.get("layer_vth")
             else ""
@@ -522,7 +534,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--layer-vth", default=None, metavar="JSON",
         help="per-layer thresholds in counts overriding each row's vth, a {layer: vth} "
-        "file or a benchmarks/stream_vth_search.py result",
+        "file (base 1) or a benchmarks/stream_vth_search.py result (base: its --base); a "
+        "row at vth v scales the map by v / base",
     )  # fmt: skip
     p.add_argument("--lava-frames", type=int, default=4)
     p.add_argument("--lava-crop", type=int, default=16)

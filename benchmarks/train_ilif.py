@@ -182,6 +182,17 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
             init="checkpoints/camseq01-ilif-t4a2-long.pt",
         ),
     ),
+    "camseq01-ilif-t16a8-long": (
+        "camseq01",
+        dict(
+            _TEMPORAL,
+            steps=1800,
+            lr=1.5e-4,
+            temporal=16.0,
+            temporal_active=8.0,
+            init="checkpoints/camseq01-ilif-t8a4-long.pt",
+        ),
+    ),
 }
 COMMON = dict(width=16, depth=3, seed=0, eval_every=250, checkpoint_every=250)
 #: The blind runs must exist before the denoisers' I-LIF runs start from them.

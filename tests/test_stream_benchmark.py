@@ -51,3 +51,30 @@ def test_stream_has_no_held_out_rows_before_the_test_split(tmp_path, syn):
     r = json.loads((out / "stream.json").read_text())
     assert "held_out" not in r["vth"][0]
     assert "Held-out" not in (out / "stream.md").read_text()
+
+
+def test_layer_map_is_scaled_to_each_row(tmp_path, syn):
+    """A row at vth v uses the map times v / base: a map equal to base everywhere it
+    names changes nothing at any row; a map above it costs fewer synops."""
+    from benchmarks.stream import main
+
+    ck = str(small_ilif_checkpoint(tmp_path / "n.pt"))
+
+    def rows(name: str, table: dict | None) -> list[dict]:
+        out = tmp_path / name
+        out.mkdir()
+        args = ["--frames", "3", "--crop", "16", "16", "--vth", "0.5", "1", "--lava-frames",
+                "0", "--checkpoint", ck, "--data-root", str(syn), "--out-dir", str(out)]  # fmt: skip
+        if table is not None:
+            (out / "map.json").write_text(json.dumps(table))
+            args += ["--layer-vth", str(out / "map.json")]
+        assert main(args) == 0
+        return json.loads((out / "stream.json").read_text())["vth"]
+
+    uniform = rows("uniform", None)
+    same = rows("same", {"meta": {"base": 0.25}, "layer_vth": {"enc0.c1": 0.25, "enc1.c1": 0.25}})
+    higher = rows("higher", {"enc0.c1": 8.0, "enc1.c1": 8.0})  # plain map: base 1
+    for u, s, h in zip(uniform, same, higher, strict=True):
+        assert s["synops_per_mac_rest"] == u["synops_per_mac_rest"]
+        assert s["vth_message_units"] == u["vth_message_units"]
+        assert h["synops_per_mac_rest"] < u["synops_per_mac_rest"]
