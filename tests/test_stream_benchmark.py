@@ -63,8 +63,9 @@ def test_layer_map_is_scaled_to_each_row(tmp_path, syn):
     def rows(name: str, table: dict | None) -> list[dict]:
         out = tmp_path / name
         out.mkdir()
-        args = ["--frames", "3", "--crop", "16", "16", "--vth", "0.5", "1", "--lava-frames",
-                "0", "--checkpoint", ck, "--data-root", str(syn), "--out-dir", str(out)]  # fmt: skip
+        args = ["--frames", "3", "--crop", "16", "16", "--vth", "0.5", "1",
+                "--lava-frames", "0", "--checkpoint", ck, "--data-root", str(syn),
+                "--out-dir", str(out)]  # fmt: skip
         if table is not None:
             (out / "map.json").write_text(json.dumps(table))
             args += ["--layer-vth", str(out / "map.json")]
