@@ -192,12 +192,15 @@ def run(args) -> dict:
     latency = max(hold, settle) - 1
     cur = np.stack([input_current(g, f[None]) for f in x])  # (F, 1, C, H, W)
     macs = ann_macs(g)
-    scores = {}
+    n_frames = x.shape[0]
+    first_test = _first_test_frame(args.data_root, n_frames)
+    scores, held_scores = {}, {}
     with torch.no_grad():
         for label, net in nets.items():
             y = np.concatenate([net(torch.from_numpy(f[None]).float()).numpy() for f in x])
             scores[label] = miou(y.argmax(1), labels)
-    n_frames = x.shape[0]
+            if first_test is not None:
+                held_scores[label] = miou(y[first_test:].argmax(1), labels[first_test:])
     out = {
         "meta": {
             "source": args.source,
@@ -215,11 +218,13 @@ def run(args) -> dict:
             "requantized_edges": g.meta.extra["sdnn"].get("requantized_edges", []),
             "vth_unit": "count" if args.source == "ilif" else "float",
             "cum_error": bool(args.cum_error),
+            "out_name": args.out_name,
             "python": sys.version.split()[0],
             "machine": platform.machine(),
         },
         "unet": {"miou": scores["unet"]},
         "networks": scores,
+        "networks_held_out": held_scores,
         "vth": [],
     }
     log(f"mIoU {scores}; {n_frames} frames {x.shape[2:]}, hold {hold}, latency {latency}")
@@ -286,7 +291,6 @@ def run(args) -> dict:
             "seconds_stream": round(t_stream, 1),
             "seconds_first": round(t_static, 1),
         }
-        first_test = _first_test_frame(args.data_root, n_frames)
         if first_test is not None:  # CamSeq01's test split: no network or search saw them
             row["held_out"] = {
                 "frames": [first_test + 1, n_frames],
@@ -330,6 +334,13 @@ def _target(r: dict) -> str:
     return "yes" if ok else "no"
 
 
+def _lava_args(rows: list[dict]) -> str:
+    lava = next((r["lava"] for r in rows if r.get("lava")), None)
+    if lava is None:
+        return " --lava-frames 0"
+    return f" --lava-frames {lava['frames']} --lava-crop {lava['crop']}"
+
+
 def markdown(result: dict) -> str:
     m = result["meta"]
     lines = [
@@ -346,6 +357,9 @@ def markdown(result: dict) -> str:
             and m.get("checkpoint", CHECKPOINT + "-ilif") != CHECKPOINT + "-ilif"
             else ""
         )
+        + (" --vth " + " ".join(f"{r['vth']:g}" for r in result["vth"]) if result["vth"] else "")
+        + _lava_args(result["vth"])
+        + (f" --out-name {m['out_name']}" if m.get("out_name", "stream") != "stream" else "")
         + "`: "
         f"{m['frames']} consecutive frames ({m['frame_shape'][1]}x{m['frame_shape'][2]}"
         f"{' central crop' if m['crop'] else ', full frames'}), "
@@ -441,7 +455,14 @@ def markdown(result: dict) -> str:
             "",
             f"Held-out frames {f0}..{f1} (CamSeq01's test split: no training step and no "
             "threshold search saw them; synops/MAC: the steps in which they arrive, per "
-            "frame, the pipeline's drain left out):",
+            "frame, the pipeline's drain left out)"
+            + (
+                "; the networks on them: "
+                + ", ".join(f"{k} {v:.4f}" for k, v in result["networks_held_out"].items())
+                if result.get("networks_held_out")
+                else ""
+            )
+            + ":",
             "",
             "| vth | mIoU stream | mIoU static | stream - static | synops/MAC |",
             "|---:|---:|---:|---:|---:|",

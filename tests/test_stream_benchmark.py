@@ -35,6 +35,7 @@ def test_stream_reports_the_test_split_frames_apart(tmp_path, syn):
     last_step = held["synops_per_mac"] * (n - first) - sum(per_frame[first:-1])
     assert -1e-12 <= last_step < per_frame[-1]  # the last frame's own step, without the drain
     assert 0.0 <= held["miou"] <= 1.0 and 0.0 <= held["miou_static"] <= 1.0
+    assert set(r["networks_held_out"]) == set(r["networks"])
     assert f"Held-out frames {first + 1}..{n}" in (out / "stream.md").read_text()
 
 
@@ -50,7 +51,7 @@ def test_stream_has_no_held_out_rows_before_the_test_split(tmp_path, syn):
             "--data-root", str(syn), "--out-dir", str(out)]  # fmt: skip
     assert main(args) == 0
     r = json.loads((out / "stream.json").read_text())
-    assert "held_out" not in r["vth"][0]
+    assert "held_out" not in r["vth"][0] and not r["networks_held_out"]
     assert "Held-out" not in (out / "stream.md").read_text()
 
 
