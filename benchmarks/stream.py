@@ -44,6 +44,8 @@ import numpy as np
 import torch
 
 from lava_spikingunet import metrics
+from lava_spikingunet.backends.sdnn.stream import pad_hold, read_layer_vth, stream_vth
+from lava_spikingunet.errors import UserError
 from lava_spikingunet.fileio import write_text_atomic
 
 CHECKPOINT = "camseq01"
@@ -118,31 +120,6 @@ def _first_test_frame(data_root, n_frames: int) -> int | None:
 
     first = CamSeqSplit.test_start(data_root)
     return first if 0 < first < n_frames else None
-
-
-def pad_hold(cur: np.ndarray, hold: int, latency: int) -> np.ndarray:
-    """The frames followed by copies of the last one, until the last frame's readout step
-    ``(F - 1) * hold + latency`` is inside ``F' * hold`` steps (for Lava, which runs
-    whole holds)."""
-    extra = max(0, -(-(latency + 1 - hold) // hold))
-    return np.concatenate([cur, np.repeat(cur[-1:], extra, axis=0)]) if extra else cur
-
-
-def read_layer_vth(path: str, graph) -> tuple[dict[str, float], float]:
-    """``(per-layer thresholds in counts, their base)`` from a JSON file: ``{"layer": counts,
-    ...}`` (base 1) or a ``benchmarks/stream_vth_search.py`` result (its ``layer_vth`` and
-    the ``--base`` it searched from). A row at ``vth`` scales the map by ``vth / base``."""
-    data = json.loads(Path(path).read_text())
-    base = 1.0
-    if isinstance(data, dict) and "layer_vth" in data:
-        base = float((data.get("meta") or {}).get("base", 1.0))
-    table = data.get("layer_vth", data) if isinstance(data, dict) else None
-    if not isinstance(table, dict) or not table:
-        raise SystemExit(f"{path}: expected a {{layer: vth}} table or a search result")
-    unknown = sorted(set(table) - set(graph.neurons()))
-    if unknown:
-        raise SystemExit(f"{path}: no such layers in the network: {', '.join(unknown)}")
-    return {str(k): float(v) for k, v in table.items()}, base
 
 
 def lava_check(
@@ -246,15 +223,20 @@ def run(args) -> dict:
         "seconds": round(time.monotonic() - t0, 1),
     }
     log(f"static: mIoU {out['static']['miou']:.4f} ({out['static']['seconds']} s)")
-    layer_vth, layer_base = read_layer_vth(args.layer_vth, g) if args.layer_vth else ({}, 1.0)
+    layer_vth, layer_base = ({}, 1.0)
+    if args.layer_vth:
+        if args.source != "ilif":
+            raise SystemExit("--layer-vth takes I-LIF counts: --source ilif only")
+        try:
+            layer_vth, layer_base = read_layer_vth(args.layer_vth, g)
+        except UserError as e:
+            raise SystemExit(str(e)) from None
     if layer_vth:
         out["meta"]["layer_vth"] = layer_vth
         out["meta"]["layer_vth_base"] = layer_base
         out["meta"]["layer_vth_file"] = str(args.layer_vth)
     for vth_f in args.vth:
-        vth = to_vth(g, vth_f)
-        for name, counts in layer_vth.items():  # the map, scaled to the row, overrides it
-            vth[name] = to_vth(g, counts * vth_f / layer_base)[name]
+        vth = stream_vth(g, 0.0, vth_f, (layer_vth, layer_base)) if layer_vth else to_vth(g, vth_f)
         t0 = time.monotonic()
         ce = bool(args.cum_error)
         stream = simulate_sdnn(g, cur, hold, vth=vth, latency=latency, rest=True, cum_error=ce)

@@ -109,8 +109,14 @@ def test_simulate_stream_takes_vth_in_counts_and_cum_error(tmp_path, capsys):
     assert info["vth_counts"] == 0.5 and info["cum_error"] is True
     g = load_sdnn_model(model)
     cur = np.stack([input_current(g, f[None]) for f in frames])
-    ref = simulate_sdnn(g, cur, 2, vth=vth_from_counts(g, 0.5), rest=True, cum_error=True)
-    assert info["synops_per_frame"] == [int(s) for s in ref.synops.reshape(-1, 2).sum(1)]
+    latency = int(g.meta.extra["sdnn"]["steps"]) - 1  # hold 2 < settle: a pipeline
+    assert info["latency"] == latency
+    ref = simulate_sdnn(
+        g, cur, 2, vth=vth_from_counts(g, 0.5), latency=latency, rest=True, cum_error=True
+    )
+    win = ref.synops[:8].reshape(-1, 2).sum(1)
+    win[-1] += ref.synops[8:].sum()  # the drain goes to the last frame
+    assert info["synops_per_frame"] == [int(s) for s in win]
     assert cli.main([*args, "--vth", "0.1"]) != 0
     assert "--vth or --vth-counts" in capsys.readouterr().err
     torch.manual_seed(0)
@@ -119,3 +125,40 @@ def test_simulate_stream_takes_vth_in_counts_and_cum_error(tmp_path, capsys):
     mt = save_graph(tmp_path / "mt.pt", q)
     assert cli.main([*args[:1], str(mt), *args[2:]]) != 0
     assert "I-LIF" in capsys.readouterr().err
+
+
+def test_simulate_stream_pipeline_reads_each_frame_and_takes_a_layer_map(tmp_path, capsys):
+    """Held one step each (a pipeline), frame f's result is read once it has crossed the
+    network, on Lava as in the reference; a per-layer map (counts) scales with
+    --vth-counts, and bad maps are refused with a message."""
+    from lava_spikingunet.backends.sdnn.stages import load_sdnn_model
+    from lava_spikingunet.reference.input_current import input_current
+    from lava_spikingunet.reference.sigma_delta import simulate_sdnn, vth_from_counts
+
+    model, _ = _ilif_model(tmp_path)
+    g = load_sdnn_model(model)
+    layer = g.neurons()[0]
+    (tmp_path / "map.json").write_text(json.dumps({"meta": {"base": 0.5},
+                                                   "layer_vth": {layer: 2.0}}))  # fmt: skip
+    frames = np.random.default_rng(3).uniform(0, 1, (3, 1, 8, 8))
+    np.save(tmp_path / "f.npy", frames)
+    args = ["simulate", str(model), "--image", str(tmp_path / "f.npy"), "--stream",
+            "--hold", "1", "--vth-counts", "0.25",
+            "--layer-vth", str(tmp_path / "map.json")]  # fmt: skip
+    ys = {}
+    for backend in ("reference", "lava"):
+        out = tmp_path / f"{backend}.npz"
+        assert cli.main([*args, "--backend", backend, "--out", str(out)]) == 0
+        ys[backend] = np.load(out)["y"]
+    assert np.array_equal(ys["reference"], ys["lava"])
+    vth = vth_from_counts(g, 0.25)
+    vth[layer] = vth_from_counts(g, 2.0 * 0.25 / 0.5)[layer]  # the map, scaled
+    cur = np.stack([input_current(g, f[None]) for f in frames])
+    settle = int(g.meta.extra["sdnn"]["steps"])
+    ref = simulate_sdnn(g, cur, 1, vth=vth, latency=settle - 1, rest=True)
+    assert np.array_equal(ys["reference"], ref.y[:, 0])
+    (tmp_path / "bad.json").write_text(json.dumps({"no_such_layer": 1.0}))
+    bad = [*args[:-1], str(tmp_path / "bad.json")]
+    assert cli.main(bad) != 0
+    assert "no such layers" in capsys.readouterr().err
+    assert cli.main([*args, "--vth", "0.1"]) != 0

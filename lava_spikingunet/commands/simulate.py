@@ -73,6 +73,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="--stream, I-LIF models: delta threshold in I-LIF counts instead (e.g. 0.125)",
     )  # fmt: skip
     p.add_argument(
+        "--layer-vth", default=None, metavar="JSON",
+        help="--stream, I-LIF models: per-layer thresholds in counts (a {layer: counts} "
+        "table or a benchmarks/stream_vth_search.py result), scaled by --vth-counts / the "
+        "map's base (default: the map as found)",
+    )  # fmt: skip
+    p.add_argument(
         "--cum-error", action="store_true",
         help="--stream: neurons in SigmaDelta's cum_error mode (unsent changes accumulate "
         "into an error that sends once it reaches vth; docs/semantics.md section 6)",
