@@ -61,14 +61,21 @@ def ship(name: str, args: argparse.Namespace) -> dict:
     ilif, ilif_meta = load_unet(ck["ilif"])
     task = T.load_task(name, args.data_root, (meta.get("train") or {}).get("options"))
     key = T.primary_metric(task)
-    out_dir = REPO / "netx_exports" / f"{name}-sdnn"
+    out_dir = REPO / "netx_exports" / f"{name}{'-' + args.variant if args.variant else ''}-sdnn"
     out_dir.mkdir(parents=True, exist_ok=True)
     x = calib_frame(task, ilif.size_multiple)
-    g = sdnn_from_ilif(ilif, x)
+    g = sdnn_from_ilif(ilif, x, extra_fine_bits=args.extra_fine_bits)
     path = export_sdnn_netx(g, out_dir / "model.h5")
     shipped = load_sdnn_netx(path)
     problems = sdnn_problems(shipped, "loihi2")
     log(f"[{name}] wrote {path} ({path.stat().st_size / 1e6:.2f} MB); problems: {problems}")
+    layer_vth = None
+    if args.layer_vth:  # the stream's per-layer thresholds, beside the model
+        from lava_spikingunet.backends.sdnn.stream import read_layer_vth
+
+        table, base = read_layer_vth(args.layer_vth, shipped)
+        layer_vth = {"meta": {"base": base, "source": str(args.layer_vth)}, "layer_vth": table}
+        write_text_atomic(out_dir / "layer_vth.json", json.dumps(layer_vth, indent=1) + "\n", True)
     m = ilif.size_multiple
     t0 = time.monotonic()
     v_in = first_input(task, args.verify_crop, m)
@@ -97,6 +104,9 @@ def ship(name: str, args: argparse.Namespace) -> dict:
         "state_exp": sorted({v["state_exp"] for v in info["nodes"].values()}),
         "vth": sorted({v["vth"] for v in info["nodes"].values()}),
         "export_frame": list(x.shape[-2:]),
+        "extra_fine_bits": args.extra_fine_bits,
+        "variant": args.variant,
+        "layer_vth": layer_vth,
         "file_mb": round(path.stat().st_size / 1e6, 3),
         "problems": problems,
         "verify": ver,
@@ -115,11 +125,35 @@ def card(r: dict, args: argparse.Namespace) -> str:
     ver, prof = r["verify"], r["profile"]
     crop = f"central {args.crop}x{args.crop} crops" if args.crop else "full images"
     keys = [k for k in m["sdnn"] if isinstance(m["sdnn"][k], int | float)]
+    variant = r.get("variant") or ""
+    title = f"{name}-{variant}-sdnn" if variant else f"{name}-sdnn"
+    fine = r.get("extra_fine_bits") or 0
+    video = []
+    if r.get("layer_vth"):
+        lv = r["layer_vth"]
+        video = [
+            "## Video",
+            "",
+            "Stream frames through it one step each (a pipeline), only changes sent, with the "
+            "per-layer thresholds found for it (`layer_vth.json`, from "
+            f"`{lv['meta']['source']}`, in I-LIF counts at base {lv['meta']['base']:g}) and "
+            "the stock `SigmaDelta`'s `cum_error` mode:",
+            "",
+            "```bash",
+            f"spikingunet simulate netx_exports/{title}/model.h5 --image frames/ --stream "
+            f"--hold 1 --cum-error --layer-vth netx_exports/{title}/layer_vth.json",
+            "```",
+            "",
+            "`--vth-counts V` scales the map by V / base. The measured stream (CamSeq01's 101 "
+            "frames, synops per ANN MAC, mIoU against the frames run alone, Lava bit-exact "
+            "on a crop): `benchmarks/results/stream.md` (docs/ilif.md section 7).",
+            "",
+        ]
     rows = [f"| {k} | {m['unet'][k]:.4f} | {m['ilif_unet'][k]:.4f} | {m['sdnn'][k]:.4f} |"
             for k in keys if k in m["unet"] and k in m["ilif_unet"]]  # fmt: skip
     return "\n".join(
         [
-            f"# {name}-sdnn: the one-timestep I-LIF U-Net on stock Lava processes (sdnn form)",
+            f"# {title}: the one-timestep I-LIF U-Net on stock Lava processes (sdnn form)",
             "",
             f"- **Source**: `checkpoints/{r['checkpoints']['ilif']['path']}` (I-LIF, D = "
             f"{r['levels']} levels; SHA-256 {r['checkpoints']['ilif']['sha256']}), exact "
@@ -127,7 +161,9 @@ def card(r: dict, args: argparse.Namespace) -> str:
             "- **Form**: `sdnn` (docs/semantics.md section 6): every neuron a stock "
             "`SigmaDelta` (ReLU; the readout UNIT), synapses stock `Conv` / `Sparse` / "
             "`DelaySparse`; the quantized weight mantissas kept, messages finer than an "
-            f"I-LIF count (state_exp {r['state_exp']}), vth {r['vth']} message unit(s), "
+            f"I-LIF count (state_exp {r['state_exp']}"
+            + (f"; {fine} bits finer than the exact-weight choice" if fine else "")
+            + f"), vth {r['vth']} message unit(s), "
             f"balanced delays, **{r['steps_per_frame']} steps per static frame** (1 per "
             "frame when streaming as a pipeline)",
             f"- **File**: `model.h5` ({r['file_mb']} MB, netx HDF5 in netx's own SDNN terms, "
@@ -161,6 +197,7 @@ def card(r: dict, args: argparse.Namespace) -> str:
             f"{prof['from_reset']['synops_per_mac'][0]:.4f}. Neurocores (graded mapping "
             f"model): {prof['cores']} on {prof['chips']} chip(s).",
             "",
+            *video,
             "## Reproduce",
             "",
             f"`.venv/bin/python -m benchmarks.ship_sdnn {name} --images {args.images} "
@@ -170,6 +207,9 @@ def card(r: dict, args: argparse.Namespace) -> str:
                 if name in dict(args.ilif_checkpoint)
                 else ""
             )
+            + (f" --extra-fine-bits {fine}" if fine else "")
+            + (f" --variant {variant}" if variant else "")
+            + (f" --layer-vth {r['layer_vth']['meta']['source']}" if r.get("layer_vth") else "")
             + "`; raw numbers: `metrics.json`.",
             "",
         ]
@@ -186,6 +226,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--verify-crop", type=int, default=16)
     p.add_argument("--profile-crop", type=int, default=128)
     add_ilif_checkpoint_arg(p)
+    p.add_argument(
+        "--extra-fine-bits", type=int, default=0,
+        help="messages this many bits finer than the exact-weight choice (what a stream "
+        "needs to hold its static result; docs/semantics.md section 6)",
+    )  # fmt: skip
+    p.add_argument(
+        "--variant", default="", help="ship as netx_exports/TASK-VARIANT-sdnn (e.g. video)"
+    )
+    p.add_argument(
+        "--layer-vth", default=None, metavar="JSON",
+        help="a benchmarks/stream_vth_search.py result shipped beside the model as "
+        "layer_vth.json (the stream's per-layer thresholds, for simulate --stream)",
+    )  # fmt: skip
     p.add_argument("--data-root", default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
