@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -162,3 +163,51 @@ def test_simulate_stream_pipeline_reads_each_frame_and_takes_a_layer_map(tmp_pat
     assert cli.main(bad) != 0
     assert "no such layers" in capsys.readouterr().err
     assert cli.main([*args, "--vth", "0.1"]) != 0
+
+
+def test_shipped_video_model_streams_bit_exact_with_its_layer_map(
+    repo_root, tmp_path, capsys, no_leftover_processes
+):
+    """netx_exports/camseq01-video-sdnn: the shipped stream network with its per-layer
+    thresholds (layer_vth.json), one step per frame in cum_error mode, on three 16x16
+    frames: the reference and the stock-process Lava build give the same frames."""
+    folder = repo_root / "netx_exports" / "camseq01-video-sdnn"
+    if not (folder / "model.h5").is_file():
+        pytest.skip("netx_exports/camseq01-video-sdnn is absent")
+    table = json.loads((folder / "layer_vth.json").read_text())
+    frames = np.random.default_rng(4).uniform(0, 1, (3, 3, 16, 16))
+    np.save(tmp_path / "f.npy", frames)
+    args = ["simulate", str(folder / "model.h5"), "--image", str(tmp_path / "f.npy"),
+            "--stream", "--hold", "1", "--cum-error",
+            "--layer-vth", str(folder / "layer_vth.json")]  # fmt: skip
+    ys = {}
+    for backend in ("reference", "lava"):
+        out = tmp_path / f"{backend}.npz"
+        assert cli.main([*args, "--backend", backend, "--out", str(out)]) == 0
+        data = np.load(out)
+        ys[backend] = data["y"]
+        info = json.loads(str(data["info"]))
+        assert info["layer_vth"] == table["layer_vth"] and info["cum_error"] is True
+    assert "per-layer map" in capsys.readouterr().out
+    assert np.array_equal(ys["reference"], ys["lava"])
+
+
+def test_ilif_sdnn_netx_file_keeps_its_counts(tmp_path, capsys):
+    """An I-LIF network's sdnn netx file still knows it counts I-LIF quanta, so a stream
+    on the file takes --vth-counts like the model it came from."""
+    from lava_spikingunet.backends.sdnn.convert import is_ilif_graph
+    from lava_spikingunet.backends.sdnn.netx import export_sdnn_netx, load_sdnn_netx
+    from lava_spikingunet.backends.sdnn.stages import load_sdnn_model
+
+    model, _ = _ilif_model(tmp_path)
+    h5 = export_sdnn_netx(load_sdnn_model(model), tmp_path / "m.h5")
+    assert is_ilif_graph(load_sdnn_netx(h5))
+    np.save(tmp_path / "f.npy", np.random.default_rng(5).uniform(0, 1, (2, 1, 8, 8)))
+    outs = {}
+    for m in (model, h5):
+        out = tmp_path / f"{Path(m).stem}.npz"
+        args = ["simulate", str(m), "--image", str(tmp_path / "f.npy"), "--stream",
+                "--vth-counts", "0.5", "--out", str(out)]  # fmt: skip
+        assert cli.main(args) == 0
+        outs[m] = np.load(out)["y"]
+    assert np.array_equal(outs[model], outs[h5])

@@ -192,7 +192,8 @@ def export_sdnn_netx(graph: SpikingGraph, path: str | Path) -> Path:
         ours.attrs["meta"] = json.dumps(
             {"task": graph.meta.task, "timesteps": graph.meta.timesteps}
         )
-        extra = {k: v for k, v in graph.meta.extra.items() if k in ("sdnn", "unet_config")}
+        kept = ("sdnn", "unet_config", "conversion")  # conversion: I-LIF counts stay usable
+        extra = {k: v for k, v in graph.meta.extra.items() if k in kept}
         extra["fixed_point"] = {"format": graph_format(graph).to_dict()}
         ours.attrs["graph_extra"] = json.dumps(extra, default=_jsonable)
     return path
