@@ -159,40 +159,21 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
         "camseq01",
         dict(_TEMPORAL, steps=1800, lr=2e-4, temporal=2.0, temporal_active=1.0),
     ),
-    # a second round from the published first one, with the penalties doubled
-    "camseq01-ilif-t4a2-long": (
-        "camseq01",
-        dict(
-            _TEMPORAL,
-            steps=1800,
-            lr=1.5e-4,
-            temporal=4.0,
-            temporal_active=2.0,
-            init="checkpoints/camseq01-ilif-t2a1-long.pt",
-        ),
-    ),
-    "camseq01-ilif-t8a4-long": (
-        "camseq01",
-        dict(
-            _TEMPORAL,
-            steps=1800,
-            lr=1.5e-4,
-            temporal=8.0,
-            temporal_active=4.0,
-            init="checkpoints/camseq01-ilif-t4a2-long.pt",
-        ),
-    ),
-    "camseq01-ilif-t16a8-long": (
-        "camseq01",
-        dict(
-            _TEMPORAL,
-            steps=1800,
-            lr=1.5e-4,
-            temporal=16.0,
-            temporal_active=8.0,
-            init="checkpoints/camseq01-ilif-t8a4-long.pt",
-        ),
-    ),
+    # later rounds, each from the published one before it with both penalties doubled
+    **{
+        f"camseq01-ilif-t{t}a{a}-long": (
+            "camseq01",
+            dict(
+                _TEMPORAL,
+                steps=1800,
+                lr=1.5e-4,
+                temporal=float(t),
+                temporal_active=float(a),
+                init=f"checkpoints/camseq01-ilif-{prev}-long.pt",
+            ),
+        )
+        for t, a, prev in ((4, 2, "t2a1"), (8, 4, "t4a2"), (16, 8, "t8a4"))
+    },  # fmt: skip
 }
 COMMON = dict(width=16, depth=3, seed=0, eval_every=250, checkpoint_every=250)
 #: The blind runs must exist before the denoisers' I-LIF runs start from them.

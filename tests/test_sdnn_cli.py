@@ -128,6 +128,18 @@ def test_simulate_stream_takes_vth_in_counts_and_cum_error(tmp_path, capsys):
     assert "I-LIF" in capsys.readouterr().err
 
 
+def _stream_on_both_backends(args: list[str], tmp_path) -> tuple[dict, dict]:
+    """``simulate --stream`` with ``args`` on the reference and on Lava: ``({backend: y},
+    {backend: info})``."""
+    ys, infos = {}, {}
+    for backend in ("reference", "lava"):
+        out = tmp_path / f"{backend}.npz"
+        assert cli.main([*args, "--backend", backend, "--out", str(out)]) == 0
+        data = np.load(out)
+        ys[backend], infos[backend] = data["y"], json.loads(str(data["info"]))
+    return ys, infos
+
+
 def test_simulate_stream_pipeline_reads_each_frame_and_takes_a_layer_map(tmp_path, capsys):
     """Held one step each (a pipeline), frame f's result is read once it has crossed the
     network, on Lava as in the reference; a per-layer map (counts) scales with
@@ -146,11 +158,7 @@ def test_simulate_stream_pipeline_reads_each_frame_and_takes_a_layer_map(tmp_pat
     args = ["simulate", str(model), "--image", str(tmp_path / "f.npy"), "--stream",
             "--hold", "1", "--vth-counts", "0.25",
             "--layer-vth", str(tmp_path / "map.json")]  # fmt: skip
-    ys = {}
-    for backend in ("reference", "lava"):
-        out = tmp_path / f"{backend}.npz"
-        assert cli.main([*args, "--backend", backend, "--out", str(out)]) == 0
-        ys[backend] = np.load(out)["y"]
+    ys, _ = _stream_on_both_backends(args, tmp_path)
     assert np.array_equal(ys["reference"], ys["lava"])
     vth = vth_from_counts(g, 0.25)
     vth[layer] = vth_from_counts(g, 2.0 * 0.25 / 0.5)[layer]  # the map, scaled
@@ -180,13 +188,8 @@ def test_shipped_video_model_streams_bit_exact_with_its_layer_map(
     args = ["simulate", str(folder / "model.h5"), "--image", str(tmp_path / "f.npy"),
             "--stream", "--hold", "1", "--cum-error",
             "--layer-vth", str(folder / "layer_vth.json")]  # fmt: skip
-    ys = {}
-    for backend in ("reference", "lava"):
-        out = tmp_path / f"{backend}.npz"
-        assert cli.main([*args, "--backend", backend, "--out", str(out)]) == 0
-        data = np.load(out)
-        ys[backend] = data["y"]
-        info = json.loads(str(data["info"]))
+    ys, infos = _stream_on_both_backends(args, tmp_path)
+    for info in infos.values():
         assert info["layer_vth"] == table["layer_vth"] and info["cum_error"] is True
     assert "per-layer map" in capsys.readouterr().out
     assert np.array_equal(ys["reference"], ys["lava"])

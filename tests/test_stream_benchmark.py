@@ -15,19 +15,25 @@ def syn(tmp_path_factory):
     return make_synthetic_datasets(tmp_path_factory.mktemp("data"))
 
 
-def test_stream_reports_the_test_split_frames_apart(tmp_path, syn):
+def _stream(tmp_path, syn, frames: int) -> tuple[dict, str]:
+    """``benchmarks.stream`` on the first ``frames`` synthetic frames at vth 1: (json, md)."""
     from benchmarks.stream import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["--frames", str(frames), "--crop", "16", "16", "--vth", "1", "--lava-frames",
+            "0", "--checkpoint", str(small_ilif_checkpoint(tmp_path / "n.pt")),
+            "--data-root", str(syn), "--out-dir", str(out)]  # fmt: skip
+    assert main(args) == 0
+    return json.loads((out / "stream.json").read_text()), (out / "stream.md").read_text()
+
+
+def test_stream_reports_the_test_split_frames_apart(tmp_path, syn):
     from lava_spikingunet.data.camseq import CamSeqSplit
 
     first = CamSeqSplit.test_start(syn)  # synthetic: 24 frames, the last 20 held out
     n = first + 2
-    out = tmp_path / "out"
-    out.mkdir()
-    args = ["--frames", str(n), "--crop", "16", "16", "--vth", "1", "--lava-frames", "0",
-            "--checkpoint", str(small_ilif_checkpoint(tmp_path / "n.pt")),
-            "--data-root", str(syn), "--out-dir", str(out)]  # fmt: skip
-    assert main(args) == 0
-    r = json.loads((out / "stream.json").read_text())
+    r, md = _stream(tmp_path, syn, n)
     row = r["vth"][0]
     held = row["held_out"]
     assert held["frames"] == [first + 1, n]
@@ -36,23 +42,15 @@ def test_stream_reports_the_test_split_frames_apart(tmp_path, syn):
     assert -1e-12 <= last_step < per_frame[-1]  # the last frame's own step, without the drain
     assert 0.0 <= held["miou"] <= 1.0 and 0.0 <= held["miou_static"] <= 1.0
     assert set(r["networks_held_out"]) == set(r["networks"])
-    assert f"Held-out frames {first + 1}..{n}" in (out / "stream.md").read_text()
+    assert f"Held-out frames {first + 1}..{n}" in md
 
 
 def test_stream_has_no_held_out_rows_before_the_test_split(tmp_path, syn):
-    from benchmarks.stream import main
     from lava_spikingunet.data.camseq import CamSeqSplit
 
-    n = CamSeqSplit.test_start(syn)
-    out = tmp_path / "out"
-    out.mkdir()
-    args = ["--frames", str(n), "--crop", "16", "16", "--vth", "1", "--lava-frames", "0",
-            "--checkpoint", str(small_ilif_checkpoint(tmp_path / "n.pt")),
-            "--data-root", str(syn), "--out-dir", str(out)]  # fmt: skip
-    assert main(args) == 0
-    r = json.loads((out / "stream.json").read_text())
+    r, md = _stream(tmp_path, syn, CamSeqSplit.test_start(syn))
     assert "held_out" not in r["vth"][0] and not r["networks_held_out"]
-    assert "Held-out" not in (out / "stream.md").read_text()
+    assert "Held-out" not in md
 
 
 def test_layer_map_is_scaled_to_each_row(tmp_path, syn):
