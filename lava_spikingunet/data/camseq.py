@@ -33,6 +33,12 @@ NUM_TEST = 20
 SPLITS = ("train", "test", "all")
 
 
+def _frame_files(data_root: str | Path | None, kind: str) -> list[Path]:
+    """The sequence's ``images`` or ``labels`` PNGs, in frame order."""
+    base = resolve_data_root(data_root) / "segmentation" / "camseq01"
+    return list_files(base / kind, (".png",), LAYOUT)
+
+
 @dataclass
 class CamSeqSplit(Dataset):
     """Frames of one split: ``images`` (HxWx3 uint8), ``labels`` (HxW int64), ``names``.
@@ -53,8 +59,7 @@ class CamSeqSplit(Dataset):
     @staticmethod
     def test_start(data_root: str | Path | None, num_test: int = NUM_TEST) -> int:
         """Index in the whole sequence of the test split's first frame (its last ``num_test``)."""
-        base = resolve_data_root(data_root) / "segmentation" / "camseq01"
-        return len(list_files(base / "images", (".png",), LAYOUT)) - num_test
+        return len(_frame_files(data_root, "images")) - num_test
 
     @classmethod
     def load(
@@ -62,9 +67,8 @@ class CamSeqSplit(Dataset):
     ) -> CamSeqSplit:
         if split not in SPLITS:
             raise InputError(f"CamSeq01 split must be one of {SPLITS}, got {split!r}")
-        base = resolve_data_root(data_root) / "segmentation" / "camseq01"
-        images = list_files(base / "images", (".png",), LAYOUT)
-        labels = {p.name: p for p in list_files(base / "labels", (".png",), LAYOUT)}
+        images = _frame_files(data_root, "images")
+        labels = {p.name: p for p in _frame_files(data_root, "labels")}
         missing = [p.name for p in images if p.name not in labels]
         if missing:
             raise InputError(f"CamSeq01: no label for {missing[0]}; expected layout:\n{LAYOUT}")
